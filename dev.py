@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Set up and run SecureAuth on a fresh machine that has only python3.
+
+    python3 dev.py serve   # venv, install, migrate, serve the example service on :8000
+    python3 dev.py test    # venv, install, run the test suite (SQLite + local-memory cache)
+
+Both create ``.venv/`` on first use and reinstall only when pyproject.toml changes.
+Environment variables (DATABASE_URL, REDIS_URL, SECRET_KEY, ...) pass through.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+PY = VENV / "bin" / "python"
+STAMP = VENV / ".secureauth-installed"
+
+
+def run(*args: str, env: dict | None = None) -> None:
+    subprocess.run(args, cwd=ROOT, check=True, env=env)
+
+
+def ensure_venv() -> None:
+    if not PY.exists():
+        print("creating .venv", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    if not STAMP.exists() or STAMP.read_text() != wanted:
+        print("installing secureauth and its dependencies into .venv", flush=True)
+        run(str(PY), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        run(str(PY), "-m", "pip", "install", "--quiet", "-e", ".[dev]")
+        STAMP.write_text(wanted)
+
+
+def serve(args: list[str]) -> None:
+    env = {**os.environ}
+    env.setdefault("DEBUG", "1")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
+    address = args[0] if args else "127.0.0.1:8000"
+    run(str(PY), "manage.py", "migrate", "--noinput", env=env)
+    print(f"SecureAuth is serving on http://{address}/auth/ (API docs: /api/docs/)", flush=True)
+    os.execve(str(PY), [str(PY), "manage.py", "runserver", address, "--noreload"], env)
+
+
+def test(args: list[str]) -> None:
+    env = {**os.environ}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    result = subprocess.run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env)
+    sys.exit(result.returncode)
+
+
+def main() -> None:
+    if len(sys.argv) < 2 or sys.argv[1] not in ("serve", "test"):
+        print(__doc__)
+        sys.exit(2)
+    ensure_venv()
+    {"serve": serve, "test": test}[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from . import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("auth/", include("secureauth.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/example/", views.ExampleView.as_view(), name="example"),
+    path("health/", views.health, name="health"),
+]
+
+handler404 = "example_project.views.not_found"
+handler500 = "example_project.views.server_error"

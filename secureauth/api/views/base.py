@@ -1,0 +1,87 @@
+"""What every SecureAuth view shares: its own auth, parsers, renderer and error handling,
+so the contract holds whatever the host project's REST_FRAMEWORK settings are."""
+
+from __future__ import annotations
+
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from ...authentication import AccessTokenAuthentication
+from ...client import ClientInfo, client_ip
+from ...exceptions import NotFound
+from ...throttling import enforce_rate
+from ..cookies import set_cookie, wants_cookie
+from ..exception_handler import exception_handler
+from ..parsers import LimitedJSONParser
+from ..serializers import MFAChallengeSerializer, TokenResponseSerializer
+
+
+class SecureAuthView(APIView):
+    authentication_classes = [AccessTokenAuthentication]
+    permission_classes = [IsAuthenticated]
+    parser_classes = [LimitedJSONParser]
+    renderer_classes = [JSONRenderer]
+    throttle_classes: list = []
+    #: a RATE_LIMITS key: POSTs to this view are limited per client IP
+    rate_limit_scope: str | None = None
+
+    def get_exception_handler(self):
+        return exception_handler
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if self.rate_limit_scope and request.method == "POST":
+            enforce_rate(request, self.rate_limit_scope, self.client_ip(request) or "unknown")
+
+    def client_ip(self, request) -> str | None:
+        return client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+
+    def client(self, request, device_name: str = "") -> ClientInfo:
+        return ClientInfo(
+            ip=self.client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+            device_name=device_name,
+        )
+
+
+class PublicView(SecureAuthView):
+    """An endpoint for callers without an access token (an Authorization header is ignored)."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+
+def no_store(response: Response) -> Response:
+    response["Cache-Control"] = "no-store"
+    response["Pragma"] = "no-cache"
+    return response
+
+
+def token_response(request, issued, *, status: int = 200, cookie: bool = False) -> Response:
+    """The contract's token response; in cookie mode the refresh token goes in the cookie."""
+    body = dict(TokenResponseSerializer(issued).data)
+    if cookie or wants_cookie(request):
+        body.pop("refresh_token", None)
+        response = Response(body, status=status)
+        set_cookie(response, issued.refresh_token, issued.refresh_expires_in)
+    else:
+        response = Response(body, status=status)
+    return no_store(response)
+
+
+def sign_in_response(request, outcome) -> Response:
+    """A login's answer: tokens, or the MFA challenge."""
+    if hasattr(outcome, "mfa_token"):
+        return no_store(Response(MFAChallengeSerializer(outcome).data))
+    return token_response(request, outcome)
+
+
+class NotFoundView(PublicView):
+    """Anything under the mount that is not an endpoint: a JSON 404."""
+
+    def http_method_not_allowed(self, request, *args, **kwargs):
+        raise NotFound("No such endpoint.")
+
+    get = post = put = patch = delete = http_method_not_allowed

@@ -1,0 +1,76 @@
+"""DRF authentication with SecureAuth access tokens, bound to a live session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication, get_authorization_header
+
+from .exceptions import SecureAuthError, SessionRevoked, TokenExpired, TokenInvalid
+from .models import Session
+from .tokens import decode_access_token
+
+
+class AuthenticationError(exceptions.AuthenticationFailed):
+    """A SecureAuth error raised through DRF, so any view answers 401 with its code."""
+
+    def __init__(self, error: SecureAuthError) -> None:
+        super().__init__(detail=error.detail, code=error.code)
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """``request.auth`` of a request authenticated by an access token."""
+
+    claims: dict[str, Any]
+    session: Session
+
+    @property
+    def amr(self) -> list[str]:
+        return list(self.claims.get("amr") or [])
+
+    @property
+    def roles(self) -> list[str]:
+        return list(self.claims.get("roles") or [])
+
+
+def authenticate_access_token(token: str) -> tuple[Any, AccessToken]:
+    """Verify the JWT, then load its session and user in one query and check the
+    session is still active (revocation is seen at once, in every process)."""
+    claims = decode_access_token(token)
+    session = Session.objects.for_authentication(claims["sid"])
+    if session is None or str(session.user_id) != claims["sub"]:
+        raise SessionRevoked("The session of this token no longer exists.")
+    if session.revoked_at is not None:
+        raise SessionRevoked()
+    if session.expires_at <= timezone.now():
+        raise TokenExpired("The session has expired.")
+    if not session.user.is_active:
+        raise TokenInvalid("This account is disabled.")
+    return session.user, AccessToken(claims, session)
+
+
+class AccessTokenAuthentication(BaseAuthentication):
+    """``Authorization: Bearer <access token>``."""
+
+    keyword = b"bearer"
+
+    def authenticate(self, request):
+        parts = get_authorization_header(request).split()
+        if not parts or parts[0].lower() != self.keyword:
+            return None
+        if len(parts) != 2:
+            raise AuthenticationError(TokenInvalid("Malformed Authorization header."))
+        try:
+            token = parts[1].decode("ascii")
+            return authenticate_access_token(token)
+        except UnicodeDecodeError:
+            raise AuthenticationError(TokenInvalid("Malformed Authorization header."))
+        except SecureAuthError as error:
+            raise AuthenticationError(error)
+
+    def authenticate_header(self, request) -> str:
+        return "Bearer"

@@ -1,0 +1,47 @@
+"""Refresh-token generation, hashing at rest and child derivation."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+
+from .conf import app_settings
+
+TOKEN_BYTES = 32  # 256 bits of entropy
+
+
+def new_refresh_token() -> str:
+    """A fresh random refresh token: 256 bits, URL-safe, no padding."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    """SHA-256 hex digest; only this is stored (the token itself has 256 bits of entropy)."""
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def _child_key() -> bytes:
+    key = app_settings.REFRESH_TOKEN_HMAC_KEY
+    if key:
+        return key.encode() if isinstance(key, str) else key
+    # Domain-separated from every other use of SECRET_KEY.
+    return hashlib.sha256(b"secureauth.refresh-child:" + settings.SECRET_KEY.encode()).digest()
+
+
+def derive_child_token(parent: str) -> str:
+    """The child of ``parent``: HMAC(server key, parent).
+
+    Deterministic, so a retry inside the grace window gets the same child
+    without the child ever being stored in clear.
+    """
+    digest = hmac.new(_child_key(), parent.encode("utf-8"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def looks_like_refresh_token(value: str) -> bool:
+    """Cheap shape check before touching the database."""
+    return 16 <= len(value) <= 128 and all(c.isalnum() or c in "-_" for c in value)

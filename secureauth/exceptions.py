@@ -1,0 +1,115 @@
+"""SecureAuth's error types.
+
+Services raise these; ``secureauth.api.exception_handler`` is the one place that
+turns them into HTTP responses ``{"detail": ..., "code": ...}``.
+"""
+
+from __future__ import annotations
+
+
+class SecureAuthError(Exception):
+    status_code = 400
+    code = "invalid"
+    default_detail = "Invalid request."
+
+    def __init__(self, detail: str | None = None, **extra: object) -> None:
+        self.detail = detail or self.default_detail
+        self.extra = extra
+        super().__init__(self.detail)
+
+
+class Invalid(SecureAuthError):
+    pass
+
+
+class InvalidCredentials(SecureAuthError):
+    status_code = 401
+    code = "invalid_credentials"
+    default_detail = "Invalid email or password."
+
+
+class NotAuthenticated(SecureAuthError):
+    status_code = 401
+    code = "not_authenticated"
+    default_detail = "Authentication credentials were not provided."
+
+
+class TokenInvalid(SecureAuthError):
+    status_code = 401
+    code = "token_invalid"
+    default_detail = "Token is invalid."
+
+
+class TokenExpired(SecureAuthError):
+    status_code = 401
+    code = "token_expired"
+    default_detail = "Token has expired."
+
+
+class TokenReused(SecureAuthError):
+    status_code = 401
+    code = "token_reused"
+    default_detail = "Refresh token was already used; the session has been revoked."
+
+
+class SessionRevoked(SecureAuthError):
+    status_code = 401
+    code = "session_revoked"
+    default_detail = "This session has been revoked."
+
+
+class PermissionDenied(SecureAuthError):
+    status_code = 403
+    code = "permission_denied"
+    default_detail = "You do not have permission to perform this action."
+
+
+class ReauthenticationRequired(SecureAuthError):
+    status_code = 403
+    code = "reauthentication_required"
+    default_detail = "Confirm your identity to perform this action."
+
+
+class MFAInvalid(SecureAuthError):
+    status_code = 401
+    code = "mfa_invalid"
+    default_detail = "The code is invalid."
+
+
+class NotFound(SecureAuthError):
+    status_code = 404
+    code = "not_found"
+    default_detail = "Not found."
+
+
+class EmailTaken(SecureAuthError):
+    status_code = 409
+    code = "email_taken"
+    default_detail = "An account with this email already exists."
+
+
+class AccountExists(SecureAuthError):
+    status_code = 409
+    code = "account_exists"
+    default_detail = "An account with this email already exists; sign in to link it."
+
+
+class Conflict(SecureAuthError):
+    status_code = 409
+    code = "invalid"
+
+
+class RateLimited(SecureAuthError):
+    status_code = 429
+    code = "rate_limited"
+    default_detail = "Too many attempts. Try again later."
+
+    def __init__(self, retry_after: int, detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after))
+
+
+class ServiceUnavailable(SecureAuthError):
+    status_code = 503
+    code = "service_unavailable"
+    default_detail = "The service is temporarily unavailable. Try again later."

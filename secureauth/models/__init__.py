@@ -1,0 +1,16 @@
+from .audit import AuditEvent
+from .challenges import MFAChallenge
+from .passkeys import Passkey, WebAuthnChallenge
+from .sessions import Session
+from .tokens import RefreshToken
+from .users import VerifiedEmail
+
+__all__ = [
+    "AuditEvent",
+    "MFAChallenge",
+    "Passkey",
+    "RefreshToken",
+    "Session",
+    "VerifiedEmail",
+    "WebAuthnChallenge",
+]

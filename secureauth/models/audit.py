@@ -1,0 +1,49 @@
+"""The audit log of security events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+from django.utils import timezone
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def for_user(self, user) -> AuditEventQuerySet:
+        return self.filter(user=user).order_by("-created_at", "-pk")
+
+    def older_than(self, before: datetime) -> AuditEventQuerySet:
+        return self.filter(created_at__lt=before)
+
+
+class AuditEvent(models.Model):
+    event = models.CharField(max_length=64, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="secureauth_audit_events",
+    )
+    session = models.ForeignKey(
+        "secureauth.Session",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    detail = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["user", "-created_at"], name="secureauth_audit_user")]
+
+    def __str__(self) -> str:
+        return f"{self.event} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,81 @@
+"""A Session is one sign-in on one device: a token family."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ..constants import DeviceType, RevokeReason
+
+
+class SessionQuerySet(models.QuerySet):
+    def active(self, now: datetime | None = None) -> SessionQuerySet:
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+    def active_for(self, user) -> SessionQuerySet:
+        return self.active().filter(user=user).order_by("-created_at")
+
+    def revoke(self, reason: str, now: datetime | None = None) -> int:
+        """Mark every still-active session in this queryset revoked; returns how many."""
+        return self.filter(revoked_at__isnull=True).update(
+            revoked_at=now or timezone.now(), revoked_reason=reason
+        )
+
+    def for_authentication(self, session_id: str) -> Session | None:
+        """The session with its user, in one query (the per-request check)."""
+        try:
+            return self.select_related("user").get(pk=session_id)
+        except (Session.DoesNotExist, ValidationError, ValueError):
+            return None
+
+    def purgeable(self, before: datetime) -> SessionQuerySet:
+        """Sessions revoked or expired before ``before``."""
+        return self.filter(Q(revoked_at__lt=before) | Q(expires_at__lt=before))
+
+
+class Session(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="secureauth_sessions"
+    )
+    device_name = models.CharField(max_length=128, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    browser = models.CharField(max_length=64, blank=True)
+    os = models.CharField(max_length=64, blank=True)
+    device_type = models.CharField(
+        max_length=16, choices=DeviceType.choices, default=DeviceType.OTHER
+    )
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    amr = models.JSONField(default=list, help_text="RFC 8176 methods used to sign in")
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(help_text="Absolute end of the session")
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=32, blank=True, choices=RevokeReason.choices)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["user", "revoked_at"], name="secureauth_session_user"),
+            models.Index(fields=["expires_at"], name="secureauth_session_expires"),
+            models.Index(fields=["revoked_at"], name="secureauth_session_revoked"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.device_name or self.browser or 'session'} ({self.id})"
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        return self.revoked_at is None and self.expires_at > (now or timezone.now())

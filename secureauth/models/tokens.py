@@ -1,0 +1,50 @@
+"""Refresh tokens: only a hash is stored; each row knows its parent in the family."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import models
+from django.utils import timezone
+
+from .users import with_security_state
+
+
+class RefreshTokenQuerySet(models.QuerySet):
+    def lookup(self, token_hash: str) -> RefreshToken | None:
+        """The token with its session, user and the user's security state, in one query."""
+        qs = with_security_state(self.select_related("session__user"), "session__user")
+        return qs.filter(token_hash=token_hash).first()
+
+    def claim(self, token: RefreshToken, now: datetime) -> bool:
+        """Atomically retire ``token``; True for the single caller that wins the race."""
+        return bool(self.filter(pk=token.pk, rotated_at__isnull=True).update(rotated_at=now))
+
+    def child_of(self, token: RefreshToken) -> RefreshToken | None:
+        return self.filter(parent=token).first()
+
+    def purgeable(self, before: datetime) -> RefreshTokenQuerySet:
+        """Tokens that can no longer be used nor help detect reuse."""
+        return self.filter(expires_at__lt=before)
+
+
+class RefreshToken(models.Model):
+    session = models.ForeignKey(
+        "secureauth.Session", on_delete=models.CASCADE, related_name="refresh_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    # OneToOne: the database itself refuses a second child of one parent.
+    parent = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="child"
+    )
+    issued_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RefreshTokenQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["expires_at"], name="secureauth_refresh_expires")]
+
+    def __str__(self) -> str:
+        return f"refresh token {self.pk} of session {self.session_id}"

@@ -1,0 +1,1 @@
+"""Business rules of SecureAuth. Services never touch ``request`` nor build HTTP responses."""

@@ -1,0 +1,56 @@
+"""Writing the audit log: one row per security event, mirrored to the ``secureauth`` logger."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+
+from ..client import ClientInfo
+from ..models import AuditEvent
+from ..signals import audit_event
+
+logger = logging.getLogger("secureauth")
+
+
+def record(
+    event: str,
+    *,
+    user=None,
+    session=None,
+    client: ClientInfo | None = None,
+    **detail: Any,
+) -> AuditEvent:
+    """Write one audit event and emit it as a structured log line."""
+    client = client or ClientInfo()
+    entry = AuditEvent.objects.create(
+        event=str(event),
+        user=user,
+        session=session,
+        ip=client.ip,
+        user_agent=client.user_agent[:512],
+        detail=detail,
+    )
+    logger.info(
+        json.dumps(
+            {
+                "event": entry.event,
+                "user": str(user.pk) if user is not None else None,
+                "session": str(session.pk) if session is not None else None,
+                "ip": client.ip,
+                "detail": detail,
+            },
+            cls=DjangoJSONEncoder,
+            sort_keys=True,
+        ),
+        extra={"secureauth_event": entry.event},
+    )
+    audit_event.send(sender=AuditEvent, event=entry)
+    return entry
+
+
+def events_of(user):
+    """The user's own events, newest first."""
+    return AuditEvent.objects.for_user(user)

@@ -1,0 +1,130 @@
+"""Sessions: opening one at sign-in, issuing its tokens, revoking it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import signals
+from ..client import ClientInfo, device_display_name, parse_device
+from ..conf import app_settings
+from ..constants import Event
+from ..crypto import hash_token, new_refresh_token
+from ..models import RefreshToken, Session
+from ..tokens import encode_access_token
+from . import audit
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    """What a sign-in or a refresh hands to the client (plaintext shown once)."""
+
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    refresh_expires_in: int
+    session: Session
+    user: object
+
+
+def refresh_expiry(session: Session, now: datetime) -> datetime:
+    """A refresh token lives REFRESH_TOKEN_LIFETIME (idle timeout), never past the session."""
+    return min(now + app_settings.REFRESH_TOKEN_LIFETIME, session.expires_at)
+
+
+def issue_tokens(
+    session: Session, user, refresh_plain: str, refresh_row: RefreshToken, now: datetime
+) -> IssuedTokens:
+    """Sign a fresh access token for ``session`` and pair it with the given refresh token."""
+    access, lifetime = encode_access_token(
+        user_id=str(user.pk),
+        session_id=str(session.pk),
+        roles=list(getattr(user, "sa_roles", [])),
+        amr=list(session.amr),
+        now=now,
+    )
+    refresh_lifetime = max(0, int((refresh_row.expires_at - now).total_seconds()))
+    return IssuedTokens(access, lifetime, refresh_plain, refresh_lifetime, session, user)
+
+
+def start_session(user, client: ClientInfo, amr: list[str]) -> IssuedTokens:
+    """Open a new session (a new token family) for a user who just proved who they are.
+
+    ``user`` must carry its security state (``attach_security_state``)."""
+    now = timezone.now()
+    device = parse_device(client.user_agent)
+    plain = new_refresh_token()
+    with transaction.atomic():
+        session = Session.objects.create(
+            user=user,
+            device_name=device_display_name(device, client.device_name)[:128],
+            user_agent=client.user_agent[:512],
+            browser=device.browser[:64],
+            os=device.os[:64],
+            device_type=device.type,
+            ip=client.ip,
+            amr=amr,
+            created_at=now,
+            last_used_at=now,
+            expires_at=now + app_settings.SESSION_MAX_AGE,
+        )
+        row = RefreshToken.objects.create(
+            session=session,
+            token_hash=hash_token(plain),
+            issued_at=now,
+            expires_at=refresh_expiry(session, now),
+        )
+    return issue_tokens(session, user, plain, row, now)
+
+
+def revoke_session(
+    session: Session,
+    reason: str,
+    *,
+    client: ClientInfo | None = None,
+    event: str | None = Event.SESSION_REVOKED,
+) -> bool:
+    """Revoke one session (its refresh tokens and access tokens stop working at once).
+
+    Returns False when it was already revoked; audits ``event`` otherwise."""
+    now = timezone.now()
+    if not Session.objects.filter(pk=session.pk).revoke(reason, now):
+        return False
+    session.revoked_at, session.revoked_reason = now, reason
+    if event:
+        audit.record(event, user=session.user, session=session, client=client, reason=reason)
+    signals.session_revoked.send(sender=Session, session=session, reason=reason)
+    return True
+
+
+def revoke_all_sessions(user, reason: str, *, except_session_id=None) -> int:
+    """Revoke every active session of ``user`` (but ``except_session_id``); returns the count.
+
+    The caller audits the action that caused it (logout_all, password_changed, ...)."""
+    now = timezone.now()
+    pending = Session.objects.filter(user=user, revoked_at__isnull=True)
+    if except_session_id is not None:
+        pending = pending.exclude(pk=except_session_id)
+    sessions = list(pending)
+    count = Session.objects.filter(pk__in=[s.pk for s in sessions]).revoke(reason, now)
+    for session in sessions:
+        session.revoked_at, session.revoked_reason = now, reason
+        signals.session_revoked.send(sender=Session, session=session, reason=reason)
+    return count
+
+
+def active_sessions(user) -> list[Session]:
+    """The user's sessions that can still be used, newest first."""
+    idle_cutoff = timezone.now() - app_settings.REFRESH_TOKEN_LIFETIME
+    return list(Session.objects.active_for(user).filter(last_used_at__gt=idle_cutoff))
+
+
+def get_own_session(user, session_id: str) -> Session | None:
+    """One of the user's sessions by id, or None (unknown, malformed, or another user's)."""
+    found = Session.objects.for_authentication(session_id)
+    if found is None or found.user_id != user.pk:
+        return None
+    return found

@@ -1,0 +1,193 @@
+"""Access tokens: JWT signing and verification, the key set, JWKS.
+
+Keys are wrapped in simplejwt's ``TokenBackend`` (key preparation, algorithm
+checks, iss/aud/exp verification); this module adds what it lacks: a ``kid``
+header, several verification keys for rotation, required claims and JWKS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.utils import timezone
+from jwt.algorithms import get_default_algorithms
+from rest_framework_simplejwt.backends import TokenBackend
+from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+
+from .conf import app_settings
+from .exceptions import TokenExpired, TokenInvalid
+
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "jti", "iat", "exp", "token_type")
+ASYMMETRIC_PREFIXES = ("RS", "ES", "PS", "Ed")
+
+
+@dataclass(frozen=True)
+class Key:
+    kid: str
+    algorithm: str
+    backend: TokenBackend
+    public_pem: str | None  # None for HMAC keys
+
+    @property
+    def is_asymmetric(self) -> bool:
+        return self.public_pem is not None
+
+    def jwk(self) -> dict[str, Any]:
+        alg = get_default_algorithms()[self.algorithm]
+        public_key = serialization.load_pem_public_key(self.public_pem.encode())
+        data = json.loads(alg.to_jwk(public_key))
+        data.update({"kid": self.kid, "alg": self.algorithm, "use": "sig"})
+        return data
+
+
+def _is_asymmetric(algorithm: str) -> bool:
+    return algorithm.startswith(ASYMMETRIC_PREFIXES)
+
+
+def _public_pem_of(private_or_public_pem: str) -> str:
+    data = private_or_public_pem.encode()
+    if b"PRIVATE KEY" in data:
+        key = serialization.load_pem_private_key(data, password=None).public_key()
+    else:
+        key = serialization.load_pem_public_key(data)
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
+def _derive_kid(material: str) -> str:
+    return base64.urlsafe_b64encode(hashlib.sha256(material.encode()).digest()[:12]).decode()
+
+
+def _make_key(algorithm: str, key: str, kid: str | None, *, signing: bool) -> Key:
+    audience, issuer = app_settings.AUDIENCE, app_settings.ISSUER
+    leeway = app_settings.LEEWAY_SECONDS
+    try:
+        if _is_asymmetric(algorithm):
+            public_pem = _public_pem_of(key)
+            backend = TokenBackend(
+                algorithm,
+                signing_key=key if signing else None,
+                verifying_key=public_pem,
+                audience=audience,
+                issuer=issuer,
+                leeway=leeway,
+            )
+            return Key(kid or _derive_kid(public_pem), algorithm, backend, public_pem)
+        backend = TokenBackend(
+            algorithm, signing_key=key, audience=audience, issuer=issuer, leeway=leeway
+        )
+        return Key(kid or _derive_kid("hmac:" + _derive_kid(key)), algorithm, backend, None)
+    except (TokenBackendError, ValueError, TypeError) as exc:
+        raise ImproperlyConfigured(f"SecureAuth: unusable {algorithm} key: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class KeySet:
+    signing: Key
+    by_kid: dict[str, Key]
+
+
+def _signing_key_material() -> str:
+    if app_settings.SIGNING_KEY_FILE:
+        return Path(app_settings.SIGNING_KEY_FILE).read_text()
+    if app_settings.SIGNING_KEY:
+        return app_settings.SIGNING_KEY
+    if _is_asymmetric(app_settings.ALGORITHM):
+        raise ImproperlyConfigured(
+            "SecureAuth: SIGNING_KEY or SIGNING_KEY_FILE must hold a PEM private key "
+            f"for {app_settings.ALGORITHM}."
+        )
+    return settings.SECRET_KEY
+
+
+def _build_keyset() -> KeySet:
+    signing = _make_key(
+        app_settings.ALGORITHM, _signing_key_material(), app_settings.KEY_ID, signing=True
+    )
+    by_kid = {signing.kid: signing}
+    for entry in app_settings.VERIFYING_KEYS:
+        key = _make_key(
+            entry.get("algorithm", app_settings.ALGORITHM),
+            entry["key"],
+            entry.get("kid"),
+            signing=False,
+        )
+        by_kid.setdefault(key.kid, key)
+    return KeySet(signing=signing, by_kid=by_kid)
+
+
+def keyset() -> KeySet:
+    return app_settings.memo("keyset", _build_keyset)
+
+
+def encode_access_token(
+    *, user_id: str, session_id: str, roles: list[str], amr: list[str], now: datetime | None = None
+) -> tuple[str, int]:
+    """Sign an access token for a session; returns (token, lifetime in seconds)."""
+    now = now or timezone.now()
+    lifetime = int(app_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
+    iat = int(now.timestamp())
+    payload = {
+        "iss": app_settings.ISSUER,
+        "aud": app_settings.AUDIENCE,
+        "sub": user_id,
+        "sid": session_id,
+        "jti": uuid.uuid4().hex,
+        "iat": iat,
+        "exp": iat + lifetime,
+        "roles": roles,
+        "amr": amr,
+        "token_type": "access",
+    }
+    key = keyset().signing
+    token = jwt.encode(
+        payload,
+        key.backend.prepared_signing_key,
+        algorithm=key.algorithm,
+        headers={"kid": key.kid},
+    )
+    return token, lifetime
+
+
+def decode_access_token(token: str) -> dict[str, Any]:
+    """Verify signature, algorithm, iss, aud, exp and required claims.
+
+    Raises ``TokenExpired`` or ``TokenInvalid``. Says nothing about the session:
+    the authentication class checks that.
+    """
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError:
+        raise TokenInvalid("Token is malformed.")
+    kid = header.get("kid")
+    key = keyset().by_kid.get(kid) if isinstance(kid, str) else None
+    if key is None or header.get("alg") != key.algorithm:
+        raise TokenInvalid("Token was not signed by a known key.")
+    try:
+        claims = key.backend.decode(token)
+    except TokenBackendExpiredToken:
+        raise TokenExpired("Access token has expired.")
+    except TokenBackendError:
+        raise TokenInvalid()
+    if any(claim not in claims for claim in REQUIRED_CLAIMS) or claims["token_type"] != "access":
+        raise TokenInvalid("Token is missing required claims.")
+    if not isinstance(claims["sid"], str) or not isinstance(claims["sub"], str):
+        raise TokenInvalid()
+    return claims
+
+
+def jwks() -> dict[str, list[dict[str, Any]]]:
+    """Public keys of every asymmetric key in the set; empty for HMAC."""
+    return {"keys": [key.jwk() for key in keyset().by_kid.values() if key.is_asymmetric]}

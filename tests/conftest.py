@@ -1,0 +1,71 @@
+"""Shared fixtures: an API client, users, and signing in through the HTTP API."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.cache import caches
+from rest_framework.test import APIClient
+
+PASSWORD = "correct horse battery staple"
+_counter = itertools.count()
+
+postgres_only = pytest.mark.skipif(
+    "postgresql" not in settings.DATABASES["default"]["ENGINE"], reason="needs PostgreSQL"
+)
+
+
+@pytest.fixture(autouse=True)
+def _clear_cache():
+    for alias in settings.CACHES:
+        caches[alias].clear()
+    yield
+
+
+@pytest.fixture
+def api() -> APIClient:
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    def make(email: str | None = None, password: str = PASSWORD, roles=(), **extra):
+        email = email or f"user{next(_counter)}@example.com"
+        user = get_user_model().objects.create_user(
+            username=email, email=email, password=password, **extra
+        )
+        for role in roles:
+            from django.contrib.auth.models import Group
+
+            user.groups.add(Group.objects.get_or_create(name=role)[0])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def user(make_user):
+    return make_user("alice@example.com")
+
+
+def login(client: APIClient, email: str, password: str = PASSWORD, **extra) -> dict:
+    response = client.post(
+        "/auth/login/", {"email": email, "password": password, **extra}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.fixture
+def signed_in(api, user):
+    """(client with Bearer set, token response) for ``user``."""
+    tokens = login(api, user.email)
+    api.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    return api, tokens
+
+
+def bearer(tokens: dict) -> dict:
+    return {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
