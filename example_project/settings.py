@@ -30,7 +30,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 DEBUG = env_bool("DEBUG", default=not SECRET_KEY)
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY: DEBUG is off, so the development key is refused.")
+        raise ImproperlyConfigured("Set SECRET_KEY (DEBUG is off: no development key).")
     SECRET_KEY = "development-only-secret-key-do-not-use-in-production-0123456789"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 

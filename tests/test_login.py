@@ -85,3 +85,36 @@ def test_logout_all_revokes_every_session(api, user):
     assert api.get("/auth/me/", **bearer(second)).json()["code"] == "session_revoked"
     assert not Session.objects.active().exists()
     assert AuditEvent.objects.filter(event="logout_all").exists()
+
+
+def test_revocation_is_seen_by_another_server_process(transactional_db, user):
+    """Revoke through the test process; a separate gunicorn process refuses the token at once."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from tests.servers import running_server
+
+    with running_server() as base:
+
+        def call(path, token=None, body=None):
+            request = urllib.request.Request(
+                base + path,
+                data=json.dumps(body).encode() if body is not None else None,
+                headers={
+                    "Content-Type": "application/json",
+                    **({"Authorization": f"Bearer {token}"} if token else {}),
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    return response.status, json.loads(response.read() or b"null")
+            except urllib.error.HTTPError as error:
+                return error.code, json.loads(error.read() or b"null")
+
+        status, tokens = call("/auth/login/", body={"email": user.email, "password": PASSWORD})
+        assert status == 200
+        assert call("/auth/me/", tokens["access_token"])[0] == 200
+        Session.objects.filter(pk=tokens["session"]["id"]).update(revoked_at="2026-01-01T00:00:00Z")
+        status, body = call("/auth/me/", tokens["access_token"])
+        assert (status, body["code"]) == (401, "session_revoked")

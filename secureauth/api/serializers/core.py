@@ -7,8 +7,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from ..client import MAX_DEVICE_NAME
-from ..services.users import email_field, max_email_length, normalize_email
+from ...client import MAX_DEVICE_NAME
+from ...services.users import email_field, max_email_length, normalize_email
 
 
 class UserSerializer(serializers.Serializer):
