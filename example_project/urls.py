@@ -1,5 +1,5 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from . import views
@@ -11,6 +11,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/example/", views.ExampleView.as_view(), name="example"),
     path("health/", views.health, name="health"),
+    # Last: any other path is a JSON 404, in DEBUG too.
+    re_path(r"^.*$", views.not_found),
 ]
 
 handler404 = "example_project.views.not_found"
