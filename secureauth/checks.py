@@ -49,3 +49,34 @@ def check_keys(app_configs, **kwargs):
             )
         )
     return messages
+
+
+@register(Tags.caches, Tags.security)
+def check_rate_limit_cache(app_configs, **kwargs):
+    """The login limiter and django-ratelimit's fixed windows must count in one real cache."""
+    from .conf import app_settings
+    from .throttling import rate_limit_cache_alias
+
+    alias = rate_limit_cache_alias()
+    if alias not in settings.CACHES:
+        message = f"SecureAuth rate-limit cache '{alias}' is not in CACHES."
+        return [Error(message, id="secureauth.E020")]
+    messages = []
+    ratelimit_alias = getattr(settings, "RATELIMIT_USE_CACHE", "default")
+    if app_settings.RATE_LIMIT_CACHE and app_settings.RATE_LIMIT_CACHE != ratelimit_alias:
+        messages.append(
+            Warning(
+                f"SECUREAUTH['RATE_LIMIT_CACHE'] is '{alias}' but RATELIMIT_USE_CACHE is "
+                f"'{ratelimit_alias}': fixed-window limits count in another cache.",
+                hint="Set RATELIMIT_USE_CACHE to the same alias.",
+                id="secureauth.W020",
+            )
+        )
+    if settings.CACHES[alias].get("BACKEND", "").endswith("DummyCache"):
+        messages.append(
+            Warning(
+                f"SecureAuth rate-limit cache '{alias}' is a DummyCache: nothing is rate limited.",
+                id="secureauth.W021",
+            )
+        )
+    return messages

@@ -16,7 +16,19 @@ MAX_DEVICE_NAME = 128
 
 DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Fedora", "Chrome OS", "FreeBSD", "Debian")
 MOBILE_OS = ("iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS")
-BOT_HINTS = ("bot", "crawl", "spider", "slurp", "curl/", "wget/", "python-requests", "httpx")
+# Substrings of crawler and tool user agents ("bot/" rather than "bot": phones named Cubot exist).
+BOT_HINTS = (
+    "bot/",
+    "bot;",
+    "bot)",
+    "crawler",
+    "spider",
+    "slurp",
+    "curl/",
+    "wget/",
+    "python-requests",
+    "httpx",
+)
 
 
 @dataclass(frozen=True)

@@ -59,7 +59,7 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURE_WINDOW": timedelta(hours=1),
     "ACCOUNT_FAILURES_PER_HOUR": 100,
     "RATE_LIMIT_FAIL_OPEN": False,
-    "RATE_LIMIT_CACHE": "default",
+    "RATE_LIMIT_CACHE": None,  # cache alias; None: django-ratelimit's RATELIMIT_USE_CACHE
     "RATE_LIMITS": {
         "register": "10/h",
         "refresh": "60/m",
@@ -86,6 +86,7 @@ DEFAULTS: dict[str, Any] = {
     # Social login
     "SOCIAL_AUTO_LINK_VERIFIED_EMAIL": True,
     "SOCIAL_TRUST_PROVIDER_MFA": False,
+    "SOCIAL_PIPELINE": None,  # None: secureauth.social.pipeline.PIPELINE
     # Operations
     "AUDIT_RETENTION_DAYS": 365,
     "CLEANUP_RETENTION": timedelta(days=30),

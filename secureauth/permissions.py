@@ -1,8 +1,15 @@
 """DRF permission classes for roles (Django groups), permissions and MFA.
 
-Use them as instances, alone or composed with ``&``, ``|`` and ``~``::
+Use them alone or composed with ``&``, ``|`` and ``~``; the configurable ones
+are instances::
 
     permission_classes = [HasRole("admin") | HasPermission("billing.view_invoice")]
+    permission_classes = [IsAuthenticated & IsMFAAuthenticated & ~HasRole("suspended")]
+
+Roles are read from the database (once per request), so a role withdrawn a
+moment ago counts at once, whatever the caller's access token still claims.
+The token's ``roles`` claim is for other services that authorize without a
+database. An anonymous caller is refused with 401, an authenticated one with 403.
 """
 
 from __future__ import annotations
@@ -17,51 +24,79 @@ def user_roles(user) -> set[str]:
     """The user's role names; read from the database (authoritative), once per request."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    if not hasattr(user, "sa_roles"):
+    if getattr(user, "sa_roles", None) is None:
         user.sa_roles = sorted(user.groups.values_list("name", flat=True))
     return set(user.sa_roles)
 
 
 class _Instance(OperationHolderMixin, BasePermission):
-    """A permission configured by its constructor; DRF 'instantiates' it by calling it."""
+    """A permission configured by its constructor; DRF 'instantiates' it by calling it.
+
+    Object-level checks give the same answer as the view-level one, so ``~`` does
+    not turn DRF's default ``has_object_permission() -> True`` into a blanket refusal.
+    """
 
     def __call__(self) -> _Instance:
         return self
+
+    def has_object_permission(self, request, view, obj) -> bool:
+        return self.has_permission(request, view)
+
+
+def _names(kind: str, values: tuple[str, ...]) -> tuple[str, ...]:
+    if not values or not all(isinstance(v, str) and v for v in values):
+        raise TypeError(f"{kind} needs one or more non-empty names")
+    return values
 
 
 class HasRole(_Instance):
     """The user has every one of the given roles."""
 
     def __init__(self, *roles: str) -> None:
-        self.roles = set(roles)
+        self.roles = frozenset(_names("HasRole", roles))
+        self.message = f"This action requires the role(s): {', '.join(sorted(self.roles))}."
 
     def has_permission(self, request, view) -> bool:
         return self.roles <= user_roles(request.user)
+
+    def __repr__(self) -> str:
+        return f"HasRole({', '.join(map(repr, sorted(self.roles)))})"
 
 
 class HasAnyRole(_Instance):
     """The user has at least one of the given roles."""
 
     def __init__(self, *roles: str) -> None:
-        self.roles = set(roles)
+        self.roles = frozenset(_names("HasAnyRole", roles))
+        self.message = f"This action requires one of the roles: {', '.join(sorted(self.roles))}."
 
     def has_permission(self, request, view) -> bool:
         return bool(self.roles & user_roles(request.user))
 
+    def __repr__(self) -> str:
+        return f"HasAnyRole({', '.join(map(repr, sorted(self.roles)))})"
+
 
 class HasPermission(_Instance):
-    """The user has the Django permission ``app_label.codename`` (through a role or directly)."""
+    """The user has every Django permission ``app_label.codename`` given (through a
+    role, directly, or as superuser)."""
 
     def __init__(self, *perms: str) -> None:
-        self.perms = perms
+        self.perms = _names("HasPermission", perms)
 
     def has_permission(self, request, view) -> bool:
         user = request.user
         return bool(getattr(user, "is_authenticated", False) and user.has_perms(self.perms))
 
+    def __repr__(self) -> str:
+        return f"HasPermission({', '.join(map(repr, self.perms))})"
 
-class IsMFAAuthenticated(BasePermission):
-    """The access token was obtained with a second factor (its ``amr``)."""
+
+class IsMFAAuthenticated(_Instance):
+    """The access token was obtained with a second factor (its ``amr`` holds one of
+    ``otp``, ``hwk``, ``swk``, ``mfa``). Usable as a class or an instance."""
+
+    message = "This action requires signing in with a second factor."
 
     def has_permission(self, request, view) -> bool:
         auth = request.auth

@@ -28,7 +28,7 @@ from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendE
 from .conf import app_settings
 from .exceptions import TokenExpired, TokenInvalid
 
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "jti", "iat", "exp", "token_type")
+REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "jti", "iat", "exp", "roles", "amr", "token_type")
 ASYMMETRIC_PREFIXES = ("RS", "ES", "PS", "Ed")
 
 

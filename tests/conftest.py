@@ -18,10 +18,19 @@ postgres_only = pytest.mark.skipif(
 )
 
 
+def clear_caches() -> None:
+    """Empty this run's caches; only its own keys (django-redis' clear() is FLUSHDB)."""
+    for alias in settings.CACHES:
+        cache = caches[alias]
+        if hasattr(cache, "delete_pattern"):
+            cache.delete_pattern("*")
+        else:
+            cache.clear()
+
+
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    for alias in settings.CACHES:
-        caches[alias].clear()
+    clear_caches()
     yield
 
 
@@ -69,3 +78,15 @@ def signed_in(api, user):
 
 def bearer(tokens: dict) -> dict:
     return {"HTTP_AUTHORIZATION": f"Bearer {tokens['access_token']}"}
+
+
+def secureauth_settings(**overrides):
+    """``override_settings`` of some SECUREAUTH keys, keeping the test settings' others."""
+    from django.test import override_settings
+
+    return override_settings(SECUREAUTH={**settings.SECUREAUTH, **overrides})
+
+
+def refresh(client: APIClient, token: str, **extra):
+    """POST refresh/ with a refresh token in the body; returns the response."""
+    return client.post("/auth/refresh/", {"refresh_token": token}, format="json", **extra)

@@ -77,7 +77,9 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"sa-test-{_suffix}-{os.getpid()}",
+            # Processes that must share counters (multi-server tests) pass one prefix.
+            "KEY_PREFIX": os.environ.get("TEST_CACHE_KEY_PREFIX")
+            or f"sa-test-{_suffix}-{os.getpid()}",
             "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 1, "SOCKET_TIMEOUT": 1},
         }
     }
@@ -92,7 +94,21 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "social_core.backends.open_id_connect.OpenIdConnectAuth",
+    "social_core.backends.google.GoogleOAuth2",
+    "social_core.backends.github.GithubOAuth2",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Social login (tests/test_social*.py point the OIDC endpoint at a local provider).
+SOCIAL_AUTH_OIDC_OIDC_ENDPOINT = "http://127.0.0.1:9/unset"
+SOCIAL_AUTH_OIDC_KEY = "secureauth-tests"
+SOCIAL_AUTH_OIDC_SECRET = "oidc-test-secret"
+SOCIAL_AUTH_GOOGLE_OAUTH2_KEY = "google-client-id"
+SOCIAL_AUTH_GOOGLE_OAUTH2_SECRET = "google-client-secret"
+SOCIAL_AUTH_GITHUB_KEY = "github-client-id"
+SOCIAL_AUTH_GITHUB_SECRET = "github-client-secret"
+SOCIAL_AUTH_GITHUB_SCOPE = ["user:email"]
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STATIC_URL = "static/"

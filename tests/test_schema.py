@@ -20,7 +20,9 @@ def test_every_endpoint_is_documented(api, db):
     routes = [p for p in urlpatterns if p.name != "not-found"]
     assert routes
     for route in routes:
-        path = "/auth/" + str(route.pattern).replace("<str:", "{").replace("<", "{").replace(">", "}")
+        path = "/auth/" + str(route.pattern).replace("<str:", "{").replace("<", "{").replace(
+            ">", "}"
+        )
         path = path.replace("{int:", "{").replace("{uuid:", "{")
         assert path in documented, f"{path} missing from the schema"
     assert get_resolver()  # the URLconf loads

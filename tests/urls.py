@@ -1,9 +1,27 @@
 from django.contrib import admin
 from django.urls import include, path
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from secureauth.api.views.base import SecureAuthView
+from secureauth.permissions import IsMFAAuthenticated
+
+
+class MFAOnlyView(SecureAuthView):
+    """Test-only: a view guarded by IsMFAAuthenticated."""
+
+    permission_classes = [IsAuthenticated, IsMFAAuthenticated]
+
+    @extend_schema(exclude=True)
+    def get(self, request):
+        return Response({"ok": True})
+
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("secureauth.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("test/mfa-only/", MFAOnlyView.as_view()),
 ]

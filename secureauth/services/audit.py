@@ -40,6 +40,8 @@ def record(
                 "user": str(user.pk) if user is not None else None,
                 "session": str(session.pk) if session is not None else None,
                 "ip": client.ip,
+                "user_agent": entry.user_agent,
+                "time": entry.created_at,
                 "detail": detail,
             },
             cls=DjangoJSONEncoder,

@@ -14,6 +14,7 @@ from . import audit
 from .challenges import start_challenge
 from .sessions import IssuedTokens, start_session
 from .users import find_user_by_email, verify_password
+from .verification import ensure_sign_in_allowed
 
 
 def sign_in_with_password(email: str, password: str, client: ClientInfo):
@@ -39,6 +40,7 @@ def sign_in_with_password(email: str, password: str, client: ClientInfo):
         signals.login_failed.send(sender=None, email=email, user=user, ip=client.ip)
         raise InvalidCredentials()
     limiter.record_success()
+    ensure_sign_in_allowed(user, client)
     if user.sa_mfa_enabled:
         return start_challenge(user, client, amr=["pwd"])
     return complete_sign_in(user, client, ["pwd"])

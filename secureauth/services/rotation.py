@@ -64,8 +64,9 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
                     issued_at=now,
                     expires_at=refresh_expiry(session, now),
                 )
+                session.last_used_at, session.ip = now, client.ip or session.ip
                 Session.objects.filter(pk=session.pk).update(
-                    last_used_at=now, ip=client.ip or session.ip
+                    last_used_at=session.last_used_at, ip=session.ip
                 )
                 return issue_tokens(session, user, child_plain, child, now)
         row.refresh_from_db(fields=["rotated_at"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.hashers import check_password, make_password
+from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import IntegrityError, transaction
 
 from ..exceptions import EmailTaken
@@ -64,9 +64,10 @@ def verify_password(user, password: str) -> bool:
     """Check a password; with no user, spend the same hashing time on a dummy hash
     so an unknown email cannot be told apart by timing."""
     if user is None or not user.has_usable_password():
-        if "hash" not in _DUMMY_HASH:
-            _DUMMY_HASH["hash"] = make_password("secureauth-dummy-password")
-        check_password(password, _DUMMY_HASH["hash"])
+        algorithm = get_hasher().algorithm  # follow PASSWORD_HASHERS if it changes
+        if algorithm not in _DUMMY_HASH:
+            _DUMMY_HASH[algorithm] = make_password("secureauth-dummy-password")
+        check_password(password, _DUMMY_HASH[algorithm])
         return False
     return user.check_password(password)
 

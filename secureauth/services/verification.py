@@ -1,9 +1,18 @@
-"""Email verification: a signed link proves the user controls the address."""
+"""Email verification: a signed link proves the user controls the address.
+
+Links are built from settings (FRONTEND_URL and EMAIL_VERIFY_URL / PASSWORD_RESET_URL),
+never from the request's Host header. Tokens are Django's signed, time-limited tokens
+(valid PASSWORD_RESET_TIMEOUT seconds); the verification token also depends on the
+address and on whether it is verified, so it works once and only for that address.
+"""
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
+from django.core.exceptions import ValidationError
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
@@ -13,10 +22,14 @@ from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
-from ..exceptions import Invalid
+from ..exceptions import Invalid, PermissionDenied
 from ..models import VerifiedEmail
 from . import audit
 from .users import email_field
+
+logger = logging.getLogger("secureauth")
+
+INVALID_LINK = "The verification link is invalid or has expired."
 
 
 class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
@@ -25,7 +38,7 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
     key_salt = "secureauth.email-verification"
 
     def _make_hash_value(self, user, timestamp):
-        email = getattr(user, email_field(), "") or ""
+        email = user_email(user)
         verified = VerifiedEmail.objects.filter(user=user, email=email).exists()
         return f"{user.pk}{email}{verified}{timestamp}"
 
@@ -33,55 +46,107 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
 email_verification_token = EmailVerificationTokenGenerator()
 
 
+def user_email(user) -> str:
+    return getattr(user, email_field(), "") or ""
+
+
 def encode_uid(user) -> str:
     return urlsafe_base64_encode(force_bytes(user.pk))
 
 
-def user_from_uid(uid: str):
-    """The user an encoded uid names, or None for anything malformed or unknown."""
+def user_from_uid(uid: str, *, for_update: bool = False):
+    """The user an encoded uid names, or None for anything malformed or unknown.
+
+    ``for_update`` locks the row (call inside ``transaction.atomic``)."""
     User = get_user_model()
+    users = User._default_manager.all()
+    if for_update:
+        users = users.select_for_update()
     try:
-        pk = force_str(urlsafe_base64_decode(uid))
-        return User._default_manager.get(pk=pk)
-    except (TypeError, ValueError, OverflowError, User.DoesNotExist, Exception):
+        return users.get(pk=force_str(urlsafe_base64_decode(uid)))
+    except (TypeError, ValueError, OverflowError, ValidationError, User.DoesNotExist):
         return None
 
 
 def build_link(template: str, user, token: str) -> str:
+    """A link for the user's mail, from a URL template in settings."""
     return template.format(
         frontend=app_settings.FRONTEND_URL.rstrip("/"), uid=encode_uid(user), token=token
     )
 
 
-def send_verification_email(user) -> None:
-    """Mail the user a link that verifies their current address."""
-    email = getattr(user, email_field(), "")
+def send_link_email(template_prefix: str, user, link: str) -> bool:
+    """Mail ``link`` to the user with the ``secureauth/email/<prefix>_*.txt`` templates.
+
+    A mail failure is logged, not raised: the caller's answer must not depend on it
+    (a password reset must look the same whether or not the address exists)."""
+    email = user_email(user)
     if not email:
-        return
-    context = {
-        "user": user,
-        "link": build_link(
-            app_settings.EMAIL_VERIFY_URL, user, email_verification_token.make_token(user)
-        ),
-    }
-    send_mail(
-        subject=render_to_string("secureauth/email/verify_subject.txt", context).strip(),
-        message=render_to_string("secureauth/email/verify_body.txt", context),
-        from_email=None,
-        recipient_list=[email],
-    )
+        return False
+    context = {"user": user, "link": link}
+    subject = render_to_string(f"secureauth/email/{template_prefix}_subject.txt", context)
+    try:
+        send_mail(
+            subject=" ".join(subject.split()),
+            message=render_to_string(f"secureauth/email/{template_prefix}_body.txt", context),
+            from_email=None,
+            recipient_list=[email],
+        )
+    except Exception:  # any mail backend error: SMTP down, refused recipient, ...
+        logger.exception("secureauth could not send the %s email", template_prefix)
+        return False
+    return True
 
 
-def confirm_email(uid: str, token: str, client: ClientInfo) -> None:
-    """Mark the address verified if the link is valid (single use: the token
-    depends on the verified state)."""
-    user = user_from_uid(uid)
-    if user is None or not email_verification_token.check_token(user, token):
-        raise Invalid("The verification link is invalid or has expired.")
-    email = getattr(user, email_field(), "")
+def is_email_verified(user) -> bool:
+    """Whether the user's current address is verified (the loaded state when present)."""
+    if hasattr(user, "sa_email_verified"):
+        return bool(user.sa_email_verified)
+    return VerifiedEmail.objects.filter(user=user, email=user_email(user)).exists()
+
+
+def send_verification_email(user) -> bool:
+    """Mail the user a link that verifies their current address."""
+    token = email_verification_token.make_token(user)
+    return send_link_email("verify", user, build_link(app_settings.EMAIL_VERIFY_URL, user, token))
+
+
+def resend_verification_email(user) -> bool:
+    """Mail a new verification link unless the address is verified already."""
+    if is_email_verified(user):
+        return False
+    return send_verification_email(user)
+
+
+def mark_email_verified(user, client: ClientInfo | None = None, **detail) -> bool:
+    """Record the user's current address as verified (and audit it); False if it was."""
+    email = user_email(user)
     try:
         with transaction.atomic():
             VerifiedEmail.objects.create(user=user, email=email)
     except IntegrityError:
-        raise Invalid("The verification link is invalid or has expired.")
-    audit.record(Event.EMAIL_VERIFIED, user=user, client=client, email=email)
+        return False
+    user.sa_email_verified = True
+    audit.record(Event.EMAIL_VERIFIED, user=user, client=client, email=email, **detail)
+    return True
+
+
+def confirm_email(uid: str, token: str, client: ClientInfo) -> None:
+    """Mark the address verified if the link is valid. Single use: the token depends on
+    the verified state, and of two concurrent uses the unique constraint lets one win."""
+    user = user_from_uid(uid)
+    if user is None or not email_verification_token.check_token(user, token):
+        raise Invalid(INVALID_LINK)
+    if not mark_email_verified(user, client):
+        raise Invalid(INVALID_LINK)
+
+
+def ensure_sign_in_allowed(user, client: ClientInfo) -> None:
+    """With ALLOW_UNVERIFIED_LOGIN off, a user whose address is not verified may not
+    sign in, even with the right password (PermissionDenied)."""
+    if app_settings.ALLOW_UNVERIFIED_LOGIN or is_email_verified(user):
+        return
+    audit.record(Event.LOGIN_FAILED, user=user, client=client, reason="email_unverified")
+    raise PermissionDenied(
+        "Your email address is not verified. Open the link we sent you, then sign in."
+    )

@@ -1,0 +1,103 @@
+"""Password change and reset, email verification."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+
+from ...services.passwords import change_password, request_password_reset, reset_password
+from ...services.verification import confirm_email, resend_verification_email
+from ...throttling import enforce_rate
+from ..serializers.account import (
+    AcceptedSerializer,
+    LinkSerializer,
+    PasswordChangeSerializer,
+    PasswordResetConfirmSerializer,
+    PasswordResetSerializer,
+)
+from .base import PublicView, SecureAuthView, no_store
+
+RESET_ACCEPTED = "If an account uses this address, we have sent it a link to reset the password."
+VERIFY_ACCEPTED = "If your address is not verified yet, we have sent you a new link."
+
+
+@contextmanager
+def new_password_errors() -> Iterator[None]:
+    """Report a password refused by Django's validators as a ``new_password`` field error."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError({"new_password": list(exc.messages)})
+
+
+def accepted(detail: str) -> Response:
+    return no_store(Response({"detail": detail}, status=202))
+
+
+class PasswordChangeView(SecureAuthView):
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None}, tags=["account"])
+    def post(self, request):
+        data = PasswordChangeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with new_password_errors():
+            change_password(
+                request.user,
+                data.validated_data["current_password"],
+                data.validated_data["new_password"],
+                session=request.auth.session,
+                client=self.client(request),
+            )
+        return Response(status=204)
+
+
+class PasswordResetView(PublicView):
+    rate_limit_scope = "password_reset"
+
+    @extend_schema(
+        request=PasswordResetSerializer, responses={202: AcceptedSerializer}, tags=["account"]
+    )
+    def post(self, request):
+        data = PasswordResetSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        request_password_reset(data.validated_data["email"], self.client(request))
+        return accepted(RESET_ACCEPTED)
+
+
+class PasswordResetConfirmView(PublicView):
+    @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None}, tags=["account"])
+    def post(self, request):
+        data = PasswordResetConfirmSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        with new_password_errors():
+            reset_password(
+                data.validated_data["uid"],
+                data.validated_data["token"],
+                data.validated_data["new_password"],
+                self.client(request),
+            )
+        return Response(status=204)
+
+
+class EmailVerifyView(PublicView):
+    @extend_schema(request=LinkSerializer, responses={204: None}, tags=["account"])
+    def post(self, request):
+        data = LinkSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        confirm_email(
+            data.validated_data["uid"], data.validated_data["token"], self.client(request)
+        )
+        return Response(status=204)
+
+
+class EmailVerifyResendView(SecureAuthView):
+    @extend_schema(request=None, responses={202: AcceptedSerializer}, tags=["account"])
+    def post(self, request):
+        # Limited per account (not per IP): the caller is known.
+        enforce_rate(request, "email_verify_resend", f"user:{request.user.pk}")
+        resend_verification_email(request.user)
+        return accepted(VERIFY_ACCEPTED)

@@ -1,0 +1,101 @@
+"""Two-factor authentication: TOTP setup and confirmation, the MFA step of login,
+recovery codes, and turning it off."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+
+from ...services.mfa import (
+    begin_totp_setup,
+    confirm_totp,
+    disable_mfa,
+    regenerate_recovery_codes,
+    verify_mfa_sign_in,
+)
+from ..serializers import TokenResponseSerializer
+from ..serializers.mfa import (
+    MFADisableSerializer,
+    MFAVerifySerializer,
+    RecoveryCodesSerializer,
+    TOTPCodeSerializer,
+    TOTPSetupSerializer,
+)
+from .base import PublicView, SecureAuthView, no_store, token_response
+
+
+def recovery_codes_response(codes: list[str]) -> Response:
+    return no_store(Response(RecoveryCodesSerializer({"recovery_codes": codes}).data))
+
+
+class TOTPSetupView(SecureAuthView):
+    @extend_schema(request=None, responses={200: TOTPSetupSerializer}, tags=["mfa"])
+    def post(self, request):
+        setup = begin_totp_setup(request.user)
+        return no_store(Response(TOTPSetupSerializer(setup).data))
+
+
+class TOTPConfirmView(SecureAuthView):
+    @extend_schema(
+        request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]
+    )
+    def post(self, request):
+        data = TOTPCodeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = confirm_totp(
+            request.user,
+            data.validated_data["code"],
+            session=request.auth.session,
+            client=self.client(request),
+        )
+        return recovery_codes_response(codes)
+
+
+class MFAVerifyView(PublicView):
+    rate_limit_scope = "mfa_verify"
+
+    @extend_schema(
+        request=MFAVerifySerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
+    )
+    def post(self, request):
+        data = MFAVerifySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        issued = verify_mfa_sign_in(
+            data.validated_data["mfa_token"],
+            code=data.validated_data["code"],
+            recovery_code=data.validated_data["recovery_code"],
+            client=self.client(request),
+        )
+        return token_response(request, issued)
+
+
+class RecoveryCodesView(SecureAuthView):
+    @extend_schema(
+        request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]
+    )
+    def post(self, request):
+        data = TOTPCodeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = regenerate_recovery_codes(
+            request.user,
+            data.validated_data["code"],
+            session=request.auth.session,
+            client=self.client(request),
+        )
+        return recovery_codes_response(codes)
+
+
+class MFADisableView(SecureAuthView):
+    @extend_schema(request=MFADisableSerializer, responses={204: None}, tags=["mfa"])
+    def post(self, request):
+        data = MFADisableSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        disable_mfa(
+            request.user,
+            password=data.validated_data["password"],
+            code=data.validated_data["code"],
+            recovery_code=data.validated_data["recovery_code"],
+            session=request.auth.session,
+            client=self.client(request),
+        )
+        return Response(status=204)

@@ -1,0 +1,94 @@
+"""Social login with a provider, and the caller's connected identities."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.response import Response
+
+from ...services.social import (
+    ProviderCredentials,
+    connect_provider,
+    disconnect_provider,
+    list_connections,
+    sign_in_with_provider,
+)
+from ..serializers import TokenResponseSerializer
+from ..serializers.social import SocialAuthSerializer, SocialConnectionSerializer
+from .base import PublicView, SecureAuthView, no_store, sign_in_response
+
+
+def _credentials(data: dict) -> ProviderCredentials:
+    return ProviderCredentials(
+        access_token=data.get("access_token", ""),
+        code=data.get("code", ""),
+        redirect_uri=data.get("redirect_uri", ""),
+        code_verifier=data.get("code_verifier", ""),
+        state=data.get("state", ""),
+        nonce=data.get("nonce", ""),
+        id_token=data.get("id_token", ""),
+    )
+
+
+class SocialLoginView(PublicView):
+    rate_limit_scope = "social_login"
+
+    @extend_schema(
+        request=SocialAuthSerializer,
+        responses={
+            200: OpenApiResponse(TokenResponseSerializer, "Tokens, or an MFA challenge"),
+            401: OpenApiResponse(description="invalid_credentials: the provider refused"),
+            404: OpenApiResponse(description="not_found: no such provider"),
+            409: OpenApiResponse(description="account_exists: sign in and link instead"),
+        },
+        tags=["social"],
+    )
+    def post(self, request, backend: str):
+        data = SocialAuthSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        outcome = sign_in_with_provider(
+            backend,
+            _credentials(data.validated_data),
+            self.client(request, data.validated_data["device_name"]),
+        )
+        return sign_in_response(request, outcome)
+
+
+class SocialConnectView(SecureAuthView):
+    rate_limit_scope = "social_login"
+
+    @extend_schema(
+        request=SocialAuthSerializer,
+        responses={
+            201: SocialConnectionSerializer,
+            409: OpenApiResponse(description="account_exists: linked to another account"),
+        },
+        tags=["social"],
+    )
+    def post(self, request, backend: str):
+        data = SocialAuthSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        social = connect_provider(
+            request.user, backend, _credentials(data.validated_data), self.client(request)
+        )
+        return no_store(Response(SocialConnectionSerializer(social).data, status=201))
+
+
+class SocialConnectionListView(SecureAuthView):
+    @extend_schema(responses={200: SocialConnectionSerializer(many=True)}, tags=["social"])
+    def get(self, request):
+        connections = list_connections(request.user)
+        return no_store(Response(SocialConnectionSerializer(connections, many=True).data))
+
+
+class SocialConnectionDetailView(SecureAuthView):
+    @extend_schema(
+        responses={
+            204: None,
+            404: OpenApiResponse(description="not_found"),
+            409: OpenApiResponse(description="invalid: the last way to sign in"),
+        },
+        tags=["social"],
+    )
+    def delete(self, request, connection_id: str):
+        disconnect_provider(request.user, connection_id, self.client(request))
+        return Response(status=204)

@@ -1,0 +1,340 @@
+"""Passkeys (WebAuthn): registering, listing, removing, and signing in with them.
+
+Every ceremony starts with a random challenge stored server-side
+(``WebAuthnChallenge``) that is single use and expires after
+PASSKEY_CHALLENGE_LIFETIME. Verification is done by the ``webauthn`` package
+against WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS. User verification (PIN or
+biometrics) is required, so a passkey sign-in is multi-factor by itself.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import (
+    options_to_json_dict,
+    parse_authentication_credential_json,
+    parse_client_data_json,
+    parse_registration_credential_json,
+)
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
+    CredentialDeviceType,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from ..client import ClientInfo
+from ..conf import app_settings
+from ..constants import Event, RevokeReason
+from ..exceptions import Invalid, InvalidCredentials, NotFound, ReauthenticationRequired
+from ..models import Passkey, Session, WebAuthnChallenge
+from ..models.passkeys import credential_id_digest
+from ..models.users import load_security_state
+from ..throttling import LoginLimiter
+from . import audit
+from .login import complete_sign_in
+from .sessions import IssuedTokens, revoke_all_sessions
+from .users import email_field, find_user_by_email
+
+#: How recent a passkey sign-in must be to stand in for a password (users without one).
+PASSKEY_REAUTH_WINDOW = timedelta(minutes=5)
+USER_HANDLE_BYTES = 32
+MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn L3 limit
+DECOY_TRANSPORTS = [AuthenticatorTransport.HYBRID, AuthenticatorTransport.INTERNAL]
+SIGN_IN_FAILED = "Passkey sign-in failed."
+
+
+@dataclass(frozen=True)
+class LoginChallenge:
+    challenge_id: str
+    options: dict[str, Any]
+
+
+def _origins() -> list[str]:
+    origins = app_settings.WEBAUTHN_ORIGINS
+    return [origins] if isinstance(origins, str) else list(origins)
+
+
+def _timeout_ms() -> int:
+    return int(app_settings.PASSKEY_CHALLENGE_LIFETIME.total_seconds() * 1000)
+
+
+def _new_challenge(purpose: str, user=None, user_handle: bytes = b"") -> WebAuthnChallenge:
+    now = timezone.now()
+    return WebAuthnChallenge.objects.create(
+        purpose=purpose,
+        user=user,
+        challenge=secrets.token_bytes(32),
+        user_handle=user_handle,
+        created_at=now,
+        expires_at=now + app_settings.PASSKEY_CHALLENGE_LIFETIME,
+    )
+
+
+def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
+    transports = []
+    for value in passkey.transports or []:
+        try:
+            transports.append(AuthenticatorTransport(value))
+        except ValueError:
+            continue
+    return PublicKeyCredentialDescriptor(id=bytes(passkey.credential_id), transports=transports)
+
+
+def list_passkeys(user) -> list[Passkey]:
+    """The user's passkeys, newest first."""
+    return list(Passkey.objects.of(user))
+
+
+def registration_options(user) -> dict[str, Any]:
+    """Creation options for a new discoverable passkey; the user's existing
+    credentials are excluded so one authenticator is not registered twice."""
+    handle = Passkey.objects.user_handle_of(user) or secrets.token_bytes(USER_HANDLE_BYTES)
+    challenge = _new_challenge(WebAuthnChallenge.REGISTER, user, handle)
+    email = getattr(user, email_field(), "") or str(user.pk)
+    options = generate_registration_options(
+        rp_id=app_settings.WEBAUTHN_RP_ID,
+        rp_name=app_settings.WEBAUTHN_RP_NAME,
+        user_name=email,
+        user_id=handle,
+        user_display_name=email,
+        challenge=bytes(challenge.challenge),
+        timeout=_timeout_ms(),
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=[_descriptor(p) for p in Passkey.objects.of(user)],
+    )
+    return options_to_json_dict(options)
+
+
+def register_passkey(
+    user, credential: dict, name: str, session: Session, client: ClientInfo
+) -> Passkey:
+    """Verify an attestation against the user's pending registration challenge
+    (single use) and store the passkey. Adding a factor revokes the user's other
+    sessions and is audited."""
+    try:
+        parsed = parse_registration_credential_json(credential)
+        sent_challenge = parse_client_data_json(parsed.response.client_data_json).challenge
+    except Exception:  # any malformed field: the library raises many types
+        raise Invalid("The credential is malformed.")
+    now = timezone.now()
+    challenge = WebAuthnChallenge.objects.spend_for_user(
+        user, sent_challenge, WebAuthnChallenge.REGISTER, now
+    )
+    if challenge is None:
+        raise Invalid("The passkey challenge is unknown, used or expired.")
+    try:
+        verified = verify_registration_response(
+            credential=parsed,
+            expected_challenge=bytes(challenge.challenge),
+            expected_rp_id=app_settings.WEBAUTHN_RP_ID,
+            expected_origin=_origins(),
+            require_user_verification=True,
+        )
+    except Exception:
+        raise Invalid("The passkey could not be verified.")
+    if not hmac.compare_digest(verified.credential_id, parsed.raw_id):
+        raise Invalid("The credential id does not match the attested credential.")
+    if len(verified.credential_id) > MAX_CREDENTIAL_ID_BYTES:
+        raise Invalid("The credential id is too long.")
+    transports = [t.value for t in (parsed.response.transports or [])]
+    try:
+        with transaction.atomic():
+            passkey = Passkey.objects.create(
+                user=user,
+                name=(name or "").strip()[:128] or "Passkey",
+                credential_id=verified.credential_id,
+                credential_id_hash=credential_id_digest(verified.credential_id),
+                public_key=verified.credential_public_key,
+                user_handle=bytes(challenge.user_handle),
+                sign_count=verified.sign_count,
+                transports=transports,
+                aaguid=verified.aaguid,
+                backup_eligible=verified.credential_device_type
+                == CredentialDeviceType.MULTI_DEVICE,
+                backed_up=verified.credential_backed_up,
+                created_at=now,
+            )
+    except IntegrityError:
+        raise Invalid("This passkey is already registered.")
+    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
+    audit.record(
+        Event.PASSKEY_ADDED,
+        user=user,
+        session=session,
+        client=client,
+        passkey=str(passkey.pk),
+        name=passkey.name,
+        backup_eligible=passkey.backup_eligible,
+        sessions_revoked=revoked,
+    )
+    return passkey
+
+
+def _decoy_credential(email: str) -> PublicKeyCredentialDescriptor:
+    """A stable, random-looking credential id for an email with no passkeys, so
+    the answer does not reveal whether the account exists."""
+    key = hashlib.sha256(b"secureauth.passkey-decoy:" + settings.SECRET_KEY.encode()).digest()
+    fake_id = hmac.new(key, email.encode("utf-8"), hashlib.sha256).digest()
+    return PublicKeyCredentialDescriptor(id=fake_id, transports=DECOY_TRANSPORTS)
+
+
+def authentication_options(email: str | None) -> LoginChallenge:
+    """Request options for a passkey sign-in. Without an email: discoverable
+    credentials (empty allowCredentials). With one: that user's credentials, or a
+    decoy when the email is unknown or has none (same shape either way)."""
+    user = None
+    allowed: list[PublicKeyCredentialDescriptor] = []
+    if email:
+        user = find_user_by_email(email)
+        if user is not None and user.is_active:
+            allowed = [_descriptor(p) for p in Passkey.objects.of(user)]
+        else:
+            user = None
+        allowed = allowed or [_decoy_credential(email)]
+    challenge = _new_challenge(WebAuthnChallenge.LOGIN, user)
+    options = generate_authentication_options(
+        rp_id=app_settings.WEBAUTHN_RP_ID,
+        challenge=bytes(challenge.challenge),
+        timeout=_timeout_ms(),
+        allow_credentials=allowed,
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    return LoginChallenge(str(challenge.pk), options_to_json_dict(options))
+
+
+def _refuse(reason: str, client: ClientInfo, passkey: Passkey | None = None) -> NoReturn:
+    user = passkey.user if passkey is not None else None
+    detail = {"passkey": str(passkey.pk)} if passkey is not None else {}
+    audit.record(
+        Event.LOGIN_FAILED, user=user, client=client, method="passkey", reason=reason, **detail
+    )
+    raise InvalidCredentials(SIGN_IN_FAILED)
+
+
+def amr_for(user_verified: bool, device_type: str) -> list[str]:
+    """``hwk`` for a user-verified, device-bound key; ``swk`` for a synced passkey."""
+    device_bound = device_type == CredentialDeviceType.SINGLE_DEVICE
+    return ["hwk"] if user_verified and device_bound else ["swk"]
+
+
+def sign_in_with_passkey(challenge_id: str, credential: dict, client: ClientInfo) -> IssuedTokens:
+    """Verify an assertion against a pending login challenge (single use) and open a
+    session. The signature counter must go up; a regression means a cloned
+    authenticator: refused and audited as ``passkey_clone_detected``."""
+    now = timezone.now()
+    challenge = WebAuthnChallenge.objects.spend(challenge_id, WebAuthnChallenge.LOGIN, now)
+    if challenge is None:
+        raise Invalid("The passkey challenge is unknown, used or expired.")
+    try:
+        parsed = parse_authentication_credential_json(credential)
+    except Exception:
+        raise Invalid("The credential is malformed.")
+    passkey = Passkey.objects.with_credential_id(parsed.raw_id)
+    if passkey is None:
+        _refuse("unknown_credential", client)
+    handle = parsed.response.user_handle
+    if handle is None and challenge.user_id is None:
+        _refuse("missing_user_handle", client, passkey)
+    if handle is not None and not hmac.compare_digest(handle, bytes(passkey.user_handle)):
+        _refuse("user_handle_mismatch", client, passkey)
+    if challenge.user_id is not None and challenge.user_id != passkey.user_id:
+        _refuse("credential_not_allowed", client, passkey)
+    try:
+        # A stored count of 0 turns the library's own counter check off: the
+        # counter is checked below, after the signature, atomically.
+        verified = verify_authentication_response(
+            credential=parsed,
+            expected_challenge=bytes(challenge.challenge),
+            expected_rp_id=app_settings.WEBAUTHN_RP_ID,
+            expected_origin=_origins(),
+            credential_public_key=bytes(passkey.public_key),
+            credential_current_sign_count=0,
+            require_user_verification=True,
+        )
+    except Exception:
+        _refuse("verification_failed", client, passkey)
+    if not Passkey.objects.record_use(
+        passkey, verified.new_sign_count, verified.credential_backed_up, now
+    ):
+        audit.record(
+            Event.PASSKEY_CLONE_DETECTED,
+            user=passkey.user,
+            client=client,
+            passkey=str(passkey.pk),
+            stored_sign_count=passkey.sign_count,
+            received_sign_count=verified.new_sign_count,
+        )
+        raise InvalidCredentials(SIGN_IN_FAILED)
+    user = passkey.user
+    if not user.is_active:
+        _refuse("inactive_user", client, passkey)
+    load_security_state(user)
+    amr = amr_for(verified.user_verified, verified.credential_device_type)
+    return complete_sign_in(
+        user, client, amr, Event.LOGIN_SUCCEEDED, method="passkey", passkey=str(passkey.pk)
+    )
+
+
+def _confirm_identity(
+    user, password: str | None, session: Session, client: ClientInfo, now: datetime
+) -> None:
+    """A sensitive change needs proof: the current password, or, for a user without
+    a usable password, a passkey sign-in less than PASSKEY_REAUTH_WINDOW ago."""
+    if user.has_usable_password():
+        if not password:
+            raise ReauthenticationRequired("Send your current password to remove a passkey.")
+        limiter = LoginLimiter(client.ip, getattr(user, email_field(), "") or str(user.pk))
+        limiter.check()
+        if not user.check_password(password):
+            limiter.record_failure()
+            raise ReauthenticationRequired("The password is incorrect.")
+        limiter.record_success()
+        return
+    fresh = session.created_at > now - PASSKEY_REAUTH_WINDOW
+    if not (fresh and {"hwk", "swk"} & set(session.amr or [])):
+        raise ReauthenticationRequired("Sign in with a passkey again to remove a passkey.")
+
+
+def remove_passkey(
+    user, passkey_id: str, password: str | None, session: Session, client: ClientInfo
+) -> None:
+    """Delete one of the user's passkeys after proof of identity. Removing a factor
+    revokes the user's other sessions and is audited."""
+    passkey = Passkey.objects.own(user, passkey_id)
+    if passkey is None:
+        raise NotFound("No such passkey.")
+    _confirm_identity(user, password, session, client, timezone.now())
+    deleted, _ = Passkey.objects.filter(pk=passkey.pk).delete()
+    if not deleted:
+        raise NotFound("No such passkey.")
+    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
+    audit.record(
+        Event.PASSKEY_REMOVED,
+        user=user,
+        session=session,
+        client=client,
+        passkey=str(passkey.pk),
+        name=passkey.name,
+        sessions_revoked=revoked,
+    )

@@ -1,0 +1,214 @@
+"""Social login and SSO: signing in with a provider, linking and unlinking identities.
+
+social-auth-app-django does the provider work (token exchange, ID token
+validation, user data) through the backends the host configured; SecureAuth's
+pipeline applies the linking rules (``secureauth.social.pipeline``). A social
+sign-in opens an ordinary SecureAuth session with ``amr`` ``["fed"]``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from social_core.exceptions import (
+    AuthAssociationError,
+    AuthConfigurationError,
+    SocialAuthBaseException,
+)
+from social_core.utils import module_member
+from social_django.utils import STORAGE
+
+from ..client import ClientInfo
+from ..conf import app_settings
+from ..constants import SECOND_FACTOR_METHODS, Event
+from ..exceptions import (
+    AccountExists,
+    Conflict,
+    InvalidCredentials,
+    NotFound,
+    SecureAuthError,
+    ServiceUnavailable,
+)
+from ..models import Passkey
+from ..models.users import load_security_state
+from ..social.backends import ProviderCredentials, load_backend
+from ..social.pipeline import SocialOutcome
+from . import audit
+from .challenges import PendingMFA, start_challenge
+from .login import complete_sign_in
+from .sessions import IssuedTokens
+
+logger = logging.getLogger("secureauth")
+
+#: social_core error codes meaning the provider could not be reached at all.
+UNREACHABLE = frozenset({"connection_failed", "timeout", "tls_error"})
+
+__all__ = [
+    "ProviderCredentials",
+    "connect_provider",
+    "disconnect_provider",
+    "list_connections",
+    "sign_in_with_provider",
+]
+
+
+def _social_model():
+    return module_member(STORAGE).user
+
+
+def _run(backend, credentials: ProviderCredentials, outcome: SocialOutcome, **pipeline_kwargs):
+    """Exchange the code (or use the access token) and run the pipeline; the user or None."""
+    if credentials.access_token:
+        return backend.do_auth(
+            credentials.access_token, secureauth_outcome=outcome, **pipeline_kwargs
+        )
+    return backend.auth_complete(secureauth_outcome=outcome, **pipeline_kwargs)
+
+
+def _refusal(
+    backend, error: SocialAuthBaseException, client: ClientInfo, user=None
+) -> SecureAuthError:
+    """The provider (or the checks of its answer) refused: audit why; the error to raise
+    (401, the reason only in the audit log; 503 for a misconfigured backend)."""
+    detail = {
+        "method": "social",
+        "provider": backend.name,
+        "reason": error.code,
+        "stage": error.stage,
+        "provider_code": error.provider_code,
+        "message": (error.detail or str(error))[:300],
+    }
+    if isinstance(error, AuthConfigurationError) or error.code in UNREACHABLE:
+        logger.error("secureauth social backend %s unavailable: %s", backend.name, detail)
+        return ServiceUnavailable("Sign-in with this provider is unavailable.")
+    audit.record(Event.LOGIN_FAILED, user=user, client=client, **detail)
+    return InvalidCredentials("The provider did not accept these credentials.")
+
+
+def provider_asserts_mfa(claims: dict) -> bool:
+    """Whether the validated ID token's ``amr`` shows a second factor at the provider."""
+    amr = claims.get("amr")
+    return isinstance(amr, list) and bool(SECOND_FACTOR_METHODS & {str(m) for m in amr})
+
+
+def sign_in_with_provider(
+    backend_name: str, credentials: ProviderCredentials, client: ClientInfo
+) -> IssuedTokens | PendingMFA:
+    """Sign in with a provider identity (new users are created, matching verified
+    emails linked when allowed, else AccountExists). A user with a second factor
+    gets the MFA challenge unless SOCIAL_TRUST_PROVIDER_MFA is on and the ID
+    token's ``amr`` shows MFA."""
+    backend = load_backend(backend_name, credentials)
+    outcome = SocialOutcome()
+    try:
+        user = _run(backend, credentials, outcome)
+    except SocialAuthBaseException as error:
+        raise _refusal(backend, error, client) from error
+    if user is None or not user.is_active:
+        audit.record(
+            Event.LOGIN_FAILED,
+            user=user,
+            client=client,
+            method="social",
+            provider=backend.name,
+            reason="inactive" if user else "no_user",
+        )
+        raise InvalidCredentials("The provider did not accept these credentials.")
+    load_security_state(user)
+    social = user.social_user
+    if outcome.linked_by_email:
+        audit.record(
+            Event.SOCIAL_LINKED,
+            user=user,
+            client=client,
+            provider=backend.name,
+            uid=social.uid,
+            connection_id=social.pk,
+            by_verified_email=True,
+            password_and_sessions_voided=outcome.voided_unproven_account,
+        )
+    amr = ["fed"]
+    if app_settings.SOCIAL_TRUST_PROVIDER_MFA and provider_asserts_mfa(outcome.provider_claims):
+        amr.append("mfa")
+    detail = {"provider": backend.name, "uid": social.uid, "new_user": outcome.new_user}
+    if user.sa_mfa_enabled and "mfa" not in amr:
+        audit.record(Event.SOCIAL_LOGIN, user=user, client=client, mfa_pending=True, **detail)
+        return start_challenge(user, client, amr=amr)
+    return complete_sign_in(user, client, amr, event=Event.SOCIAL_LOGIN, **detail)
+
+
+def connect_provider(user, backend_name: str, credentials: ProviderCredentials, client: ClientInfo):
+    """Link a provider identity to the signed-in ``user`` (idempotent for an identity
+    already theirs); AccountExists if it belongs to another account."""
+    backend = load_backend(backend_name, credentials)
+    outcome = SocialOutcome()
+    try:
+        linked = _run(backend, credentials, outcome, user=user)
+    except AuthAssociationError as error:
+        audit.record(
+            Event.LOGIN_FAILED,
+            user=user,
+            client=client,
+            method="social_connect",
+            provider=backend.name,
+            reason=error.code,
+        )
+        raise AccountExists("This identity is already linked to another account.")
+    except SocialAuthBaseException as error:
+        raise _refusal(backend, error, client, user=user) from error
+    if linked is None:
+        raise InvalidCredentials("The provider did not accept these credentials.")
+    social = linked.social_user
+    if outcome.new_association:
+        audit.record(
+            Event.SOCIAL_LINKED,
+            user=user,
+            client=client,
+            provider=backend.name,
+            uid=social.uid,
+            connection_id=social.pk,
+        )
+    return social
+
+
+def list_connections(user) -> list:
+    """The user's linked identities, oldest first."""
+    return list(_social_model().objects.filter(user=user).order_by("created", "pk"))
+
+
+def _other_ways_to_sign_in(user, excluding_pk) -> bool:
+    return (
+        user.has_usable_password()
+        or Passkey.objects.of(user).exists()
+        or _social_model().objects.filter(user=user).exclude(pk=excluding_pk).exists()
+    )
+
+
+def disconnect_provider(user, connection_id: str, client: ClientInfo) -> None:
+    """Unlink one of the user's identities (NotFound for anyone else's); Conflict
+    when it is the last way to sign in (no usable password, passkey or other identity)."""
+    if not (str(connection_id).isdigit() and len(str(connection_id)) <= 18):
+        raise NotFound("No such connection.")
+    model = _social_model()
+    with transaction.atomic():
+        # Lock the user so two unlinks cannot each leave the other as the last way in.
+        locked = get_user_model()._default_manager.select_for_update().get(pk=user.pk)
+        social = model.objects.filter(pk=int(connection_id), user=locked).first()
+        if social is None:
+            raise NotFound("No such connection.")
+        if not _other_ways_to_sign_in(locked, social.pk):
+            raise Conflict(
+                "This is your last way to sign in: set a password or add a passkey first."
+            )
+        provider, uid = social.provider, social.uid
+        social.delete()
+    audit.record(
+        Event.SOCIAL_UNLINKED,
+        user=user,
+        client=client,
+        provider=provider,
+        uid=uid,
+        connection_id=int(connection_id),
+    )

@@ -1,0 +1,211 @@
+"""Password and enumeration hygiene, and the example project's security settings."""
+
+from __future__ import annotations
+
+import importlib.util
+from types import ModuleType
+
+import pytest
+from django.contrib.auth.hashers import check_password, identify_hasher, make_password
+from django.test import override_settings
+
+from secureauth.services import users as user_service
+from tests.conftest import PASSWORD, bearer, login
+from tests.servers import ROOT
+
+ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
+SECURITY_SETTINGS = (
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_CONTENT_TYPE_NOSNIFF",
+    "SECURE_REFERRER_POLICY",
+    "X_FRAME_OPTIONS",
+    "MIDDLEWARE",
+)
+
+
+def example_settings(monkeypatch, tmp_path, **env) -> ModuleType:
+    """A fresh copy of example_project/settings.py evaluated under ``env``."""
+    for name in ("SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SECURE_HSTS_SECONDS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("SECUREAUTH_VAR_DIR", str(tmp_path))
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    spec = importlib.util.spec_from_file_location(
+        "example_settings_copy", ROOT / "example_project" / "settings.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def production(monkeypatch, tmp_path):
+    return example_settings(monkeypatch, tmp_path, SECRET_KEY="s" * 50, ALLOWED_HOSTS="testserver")
+
+
+# --- example project settings ---------------------------------------------------------
+
+
+def test_example_project_hashes_with_argon2_first(production):
+    assert production.PASSWORD_HASHERS[0] == ARGON2
+    with override_settings(PASSWORD_HASHERS=production.PASSWORD_HASHERS):
+        encoded = make_password(PASSWORD)
+        assert identify_hasher(encoded).algorithm == "argon2"
+        assert check_password(PASSWORD, encoded)
+
+
+def test_example_project_enforces_django_password_validators(production):
+    names = [v["NAME"].rsplit(".", 1)[1] for v in production.AUTH_PASSWORD_VALIDATORS]
+    assert names == [
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    ]
+
+
+def test_example_project_security_headers_settings(production, monkeypatch, tmp_path):
+    assert production.DEBUG is False
+    assert production.SECURE_HSTS_SECONDS == 31536000
+    assert production.SECURE_HSTS_INCLUDE_SUBDOMAINS is True
+    assert production.SECURE_CONTENT_TYPE_NOSNIFF is True
+    assert production.SECURE_REFERRER_POLICY == "same-origin"
+    assert production.MIDDLEWARE[0] == "django.middleware.security.SecurityMiddleware"
+    development = example_settings(monkeypatch, tmp_path)
+    assert development.DEBUG is True
+    assert not getattr(development, "SECURE_HSTS_SECONDS", 0)  # no HSTS on plain-HTTP dev
+
+
+def test_example_urls_send_security_headers_and_no_store(api, make_user, production):
+    staff = make_user("staff@example.com", roles=["staff"])
+    plain = make_user("plain@example.com")
+    overrides = {name: getattr(production, name) for name in SECURITY_SETTINGS}
+    with override_settings(ROOT_URLCONF="example_project.urls", **overrides):
+        response = api.post(
+            "/auth/login/", {"email": staff.email, "password": PASSWORD}, format="json", secure=True
+        )
+        assert response.status_code == 200
+        assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        assert response["Referrer-Policy"] == "same-origin"
+        assert response["Cache-Control"] == "no-store"
+        tokens = response.json()
+        refreshed = api.post(
+            "/auth/refresh/", {"refresh_token": tokens["refresh_token"]}, format="json", secure=True
+        )
+        assert refreshed.status_code == 200
+        assert refreshed["Cache-Control"] == "no-store"
+        registered = api.post(
+            "/auth/register/",
+            {"email": "n@example.com", "password": PASSWORD},
+            format="json",
+            secure=True,
+        )
+        assert registered["Cache-Control"] == "no-store"
+        # HSTS only over HTTPS, as the standard requires.
+        assert "Strict-Transport-Security" not in api.get("/health/")
+        # The example project's own view, protected by a role (docs/roles.md).
+        ok = api.get("/api/example/", secure=True, **bearer(tokens))
+        assert ok.status_code == 200
+        assert ok.json() == {"hello": staff.get_username(), "amr": ["pwd"]}
+        assert ok["X-Content-Type-Options"] == "nosniff"
+        refused = api.get("/api/example/", secure=True, **bearer(login(api, plain.email)))
+        assert refused.status_code == 403
+        assert api.get("/api/example/", secure=True).status_code == 401
+
+
+# --- registration ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "password, fragment",
+    [
+        ("short", "too short"),
+        ("12345678901234", "entirely numeric"),
+        ("password123", "too common"),
+        ("alice.smith@example.com", "too similar"),
+    ],
+)
+def test_register_enforces_password_validators(api, db, password, fragment):
+    response = api.post(
+        "/auth/register/",
+        {"email": "alice.smith@example.com", "password": password},
+        format="json",
+    )
+    assert response.status_code == 400
+    body = response.json()
+    assert list(body) == ["password"]
+    assert any(fragment in message for message in body["password"]), body
+
+
+def test_register_with_a_taken_email_is_409(api, user):
+    response = api.post(
+        "/auth/register/", {"email": "ALICE@example.com", "password": PASSWORD}, format="json"
+    )
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "An account with this email already exists.",
+        "code": "email_taken",
+    }
+
+
+# --- login: unknown email vs wrong password --------------------------------------------
+
+
+@pytest.fixture
+def hash_calls(monkeypatch):
+    calls: list[str] = []
+    real = user_service.check_password
+
+    def spy(password, encoded, *args, **kwargs):
+        calls.append(encoded)
+        return real(password, encoded, *args, **kwargs)
+
+    monkeypatch.setattr(user_service, "check_password", spy)
+    return calls
+
+
+def test_unknown_email_spends_a_hash_check_on_a_dummy(api, db, hash_calls):
+    response = api.post(
+        "/auth/login/", {"email": "ghost@example.com", "password": "whatever"}, format="json"
+    )
+    assert response.status_code == 401
+    assert len(hash_calls) == 1
+    assert identify_hasher(hash_calls[0]).algorithm == "md5"  # the tests' hasher
+
+
+def test_dummy_hash_uses_the_configured_hasher(api, db, hash_calls):
+    with override_settings(PASSWORD_HASHERS=[ARGON2]):
+        api.post("/auth/login/", {"email": "ghost@example.com", "password": "x"}, format="json")
+    assert hash_calls[0].startswith("argon2$")
+
+
+def test_account_without_usable_password_also_spends_the_dummy_check(api, make_user, hash_calls):
+    social_only = make_user("social@example.com")
+    social_only.set_unusable_password()
+    social_only.save()
+    response = api.post(
+        "/auth/login/", {"email": social_only.email, "password": "x"}, format="json"
+    )
+    assert response.status_code == 401
+    assert len(hash_calls) == 1
+
+
+def test_every_refusal_has_the_same_401_body(api, make_user):
+    make_user("real@example.com")
+    make_user("disabled@example.com", is_active=False)
+    bodies = [
+        api.post("/auth/login/", {"email": email, "password": password}, format="json")
+        for email, password in [
+            ("real@example.com", "wrong"),
+            ("nobody@example.com", "wrong"),
+            ("disabled@example.com", PASSWORD),
+        ]
+    ]
+    assert {r.status_code for r in bodies} == {401}
+    assert all(
+        r.json() == {"detail": "Invalid email or password.", "code": "invalid_credentials"}
+        for r in bodies
+    )
+    assert len({tuple(sorted(r.headers.items())) for r in bodies}) == 1
