@@ -544,8 +544,8 @@ def test_delete_requires_the_password(api, enrolled, user):
     assert missing.status_code == 403
     assert missing.json()["code"] == "reauthentication_required"
     wrong = client.delete(url, {"password": "wrong password"}, format="json")
-    assert wrong.status_code == 403
-    assert wrong.json()["code"] == "reauthentication_required"
+    assert wrong.status_code == 401
+    assert wrong.json()["code"] == "invalid_credentials"
     assert Passkey.objects.filter(pk=passkey["id"]).exists()
     assert (
         client.delete(url, {"password": "correct horse battery staple"}, format="json").status_code
@@ -563,7 +563,7 @@ def test_wrong_passwords_on_delete_are_rate_limited(enrolled):
     client, _, _, passkey = enrolled
     url = f"/auth/passkeys/{passkey['id']}/"
     codes = [client.delete(url, {"password": "nope"}, format="json").status_code for _ in range(7)]
-    assert codes[:5] == [403] * 5
+    assert codes[:5] == [401] * 5
     assert codes[-1] == 429
 
 
@@ -645,3 +645,11 @@ def test_concurrent_clones_cannot_both_sign_in(make_user):
         thread.join()
     assert sorted(statuses) == [200, 401]
     assert AuditEvent.objects.filter(event="passkey_clone_detected").count() == 1
+
+
+def test_unverified_email_cannot_sign_in_with_a_passkey_when_required(api, enrolled):
+    _, _, authenticator, _ = enrolled
+    with override_settings(SECUREAUTH={**settings.SECUREAUTH, "ALLOW_UNVERIFIED_LOGIN": False}):
+        response = passkey_login(api, authenticator)
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"

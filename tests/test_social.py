@@ -482,3 +482,14 @@ def test_unlink_of_unknown_or_another_users_connection_is_not_found(signed_in, m
         response = api.delete(f"/auth/social/connections/{connection_id}/")
         assert response.status_code == 404, connection_id
         assert response.json()["code"] == "not_found"
+
+
+def test_unverified_email_cannot_sign_in_when_verification_is_required(api, db, oidc):
+    from django.conf import settings
+
+    oidc.add_user("uma", email="uma@example.com", email_verified=False)
+    with override_settings(SECUREAUTH={**settings.SECUREAUTH, "ALLOW_UNVERIFIED_LOGIN": False}):
+        response = api.post(URL, authorize(oidc, "uma"), format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert not Session.objects.exists()

@@ -47,11 +47,12 @@ from ..exceptions import Invalid, InvalidCredentials, NotFound, Reauthentication
 from ..models import Passkey, Session, WebAuthnChallenge
 from ..models.passkeys import credential_id_digest
 from ..models.users import load_security_state
-from ..throttling import LoginLimiter
 from . import audit
 from .login import complete_sign_in
+from .passwords import check_password_proof
 from .sessions import IssuedTokens, revoke_all_sessions
 from .users import email_field, find_user_by_email
+from .verification import ensure_sign_in_allowed
 
 #: How recent a passkey sign-in must be to stand in for a password (users without one).
 PASSKEY_REAUTH_WINDOW = timedelta(minutes=5)
@@ -290,6 +291,7 @@ def sign_in_with_passkey(challenge_id: str, credential: dict, client: ClientInfo
     if not user.is_active:
         _refuse("inactive_user", client, passkey)
     load_security_state(user)
+    ensure_sign_in_allowed(user, client)
     amr = amr_for(verified.user_verified, verified.credential_device_type)
     return complete_sign_in(
         user, client, amr, Event.LOGIN_SUCCEEDED, method="passkey", passkey=str(passkey.pk)
@@ -304,12 +306,7 @@ def _confirm_identity(
     if user.has_usable_password():
         if not password:
             raise ReauthenticationRequired("Send your current password to remove a passkey.")
-        limiter = LoginLimiter(client.ip, getattr(user, email_field(), "") or str(user.pk))
-        limiter.check()
-        if not user.check_password(password):
-            limiter.record_failure()
-            raise ReauthenticationRequired("The password is incorrect.")
-        limiter.record_success()
+        check_password_proof(user, password, client)
         return
     fresh = session.created_at > now - PASSKEY_REAUTH_WINDOW
     if not (fresh and {"hwk", "swk"} & set(session.amr or [])):

@@ -39,6 +39,7 @@ from . import audit
 from .challenges import PendingMFA, start_challenge
 from .login import complete_sign_in
 from .sessions import IssuedTokens
+from .verification import ensure_sign_in_allowed
 
 logger = logging.getLogger("secureauth")
 
@@ -117,6 +118,7 @@ def sign_in_with_provider(
         )
         raise InvalidCredentials("The provider did not accept these credentials.")
     load_security_state(user)
+    ensure_sign_in_allowed(user, client)
     social = user.social_user
     if outcome.linked_by_email:
         audit.record(
