@@ -26,7 +26,7 @@ from qrcode.image.svg import SvgPathImage
 
 from ..client import ClientInfo
 from ..conf import app_settings
-from ..constants import Event, RevokeReason
+from ..constants import Event
 from ..exceptions import Conflict, MFAInvalid, RateLimited
 from ..models import Session
 from ..models.users import load_security_state
@@ -39,7 +39,7 @@ from .challenges import (
 )
 from .login import complete_sign_in
 from .passwords import check_password_proof
-from .sessions import IssuedTokens, revoke_all_sessions
+from .sessions import IssuedTokens, record_factor_change
 from .verification import user_email
 
 TOTP_DEVICE_NAME = "Authenticator app"
@@ -178,15 +178,7 @@ def confirm_totp(user, code: str, *, session: Session, client: ClientInfo) -> li
             codes = _replace_recovery_codes(user)
     if not verified:
         _refuse(user, session, client, "enable", "totp")
-    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
-    audit.record(
-        Event.MFA_ENABLED,
-        user=user,
-        session=session,
-        client=client,
-        method="totp",
-        sessions_revoked=revoked,
-    )
+    record_factor_change(Event.MFA_ENABLED, user, session, client, method="totp")
     return codes
 
 
@@ -229,15 +221,7 @@ def disable_mfa(
             StaticDevice.objects.filter(user=user).delete()
     if method is None:
         _refuse(user, session, client, "disable", "totp" if code is not None else "recovery_code")
-    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
-    audit.record(
-        Event.MFA_DISABLED,
-        user=user,
-        session=session,
-        client=client,
-        method=method,
-        sessions_revoked=revoked,
-    )
+    record_factor_change(Event.MFA_DISABLED, user, session, client, method=method)
 
 
 def verify_mfa_sign_in(

@@ -42,7 +42,7 @@ from webauthn.helpers.structs import (
 
 from ..client import ClientInfo
 from ..conf import app_settings
-from ..constants import Event, RevokeReason
+from ..constants import Event
 from ..exceptions import Invalid, InvalidCredentials, NotFound, ReauthenticationRequired
 from ..models import Passkey, Session, WebAuthnChallenge
 from ..models.passkeys import credential_id_digest
@@ -50,7 +50,7 @@ from ..models.users import load_security_state
 from . import audit
 from .login import complete_sign_in
 from .passwords import check_password_proof
-from .sessions import IssuedTokens, revoke_all_sessions
+from .sessions import IssuedTokens, record_factor_change
 from .users import email_field, find_user_by_email
 from .verification import ensure_sign_in_allowed
 
@@ -178,16 +178,14 @@ def register_passkey(
             )
     except IntegrityError:
         raise Invalid("This passkey is already registered.")
-    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
-    audit.record(
+    record_factor_change(
         Event.PASSKEY_ADDED,
-        user=user,
-        session=session,
-        client=client,
+        user,
+        session,
+        client,
         passkey=str(passkey.pk),
         name=passkey.name,
         backup_eligible=passkey.backup_eligible,
-        sessions_revoked=revoked,
     )
     return passkey
 
@@ -325,13 +323,6 @@ def remove_passkey(
     deleted, _ = Passkey.objects.filter(pk=passkey.pk).delete()
     if not deleted:
         raise NotFound("No such passkey.")
-    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
-    audit.record(
-        Event.PASSKEY_REMOVED,
-        user=user,
-        session=session,
-        client=client,
-        passkey=str(passkey.pk),
-        name=passkey.name,
-        sessions_revoked=revoked,
+    record_factor_change(
+        Event.PASSKEY_REMOVED, user, session, client, passkey=str(passkey.pk), name=passkey.name
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 from .. import signals
 from ..client import ClientInfo, device_display_name, parse_device
 from ..conf import app_settings
-from ..constants import Event
+from ..constants import Event, RevokeReason
 from ..crypto import hash_token, new_refresh_token
 from ..models import RefreshToken, Session
 from ..tokens import encode_access_token
@@ -128,3 +128,13 @@ def get_own_session(user, session_id: str) -> Session | None:
     if found is None or found.user_id != user.pk:
         return None
     return found
+
+
+def record_factor_change(event: str, user, session: Session, client: ClientInfo, **detail) -> int:
+    """A sign-in factor was added or removed: every other session of the user is
+    revoked (the caller's stays) and the change is audited. Returns how many were revoked."""
+    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
+    audit.record(
+        event, user=user, session=session, client=client, sessions_revoked=revoked, **detail
+    )
+    return revoked
