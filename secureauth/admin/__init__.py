@@ -1,0 +1,22 @@
+"""Django admin for SecureAuth: sessions, the audit log, read-only security tables.
+
+Every table is read-only. The one write is revocation, and it goes through
+``secureauth.services.sessions`` exactly like the API's, so it is audited
+(``session_revoked``, reason ``admin``) and signalled. Hashes and secrets are
+never displayed.
+"""
+
+from .security import AuditEventAdmin, MFAChallengeAdmin, PasskeyAdmin, VerifiedEmailAdmin
+from .sessions import SessionAdmin
+from .users import SessionInline, UserSessionsAdminMixin, extend_user_admin
+
+__all__ = [
+    "AuditEventAdmin",
+    "MFAChallengeAdmin",
+    "PasskeyAdmin",
+    "SessionAdmin",
+    "SessionInline",
+    "UserSessionsAdminMixin",
+    "VerifiedEmailAdmin",
+    "extend_user_admin",
+]
