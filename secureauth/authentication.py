@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from django.utils import timezone
@@ -11,6 +10,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 
 from .exceptions import SecureAuthError, SessionRevoked, TokenExpired, TokenInvalid
 from .models import Session
+from .models.sessions import user_with_session_state
 from .tokens import decode_access_token
 
 
@@ -21,12 +21,23 @@ class AuthenticationError(exceptions.AuthenticationFailed):
         super().__init__(detail=error.detail, code=error.code)
 
 
-@dataclass(frozen=True)
 class AccessToken:
-    """``request.auth`` of a request authenticated by an access token."""
+    """``request.auth`` of a request authenticated by an access token.
 
-    claims: dict[str, Any]
-    session: Session
+    The session row itself is loaded only when a view asks for ``session``."""
+
+    def __init__(self, claims: dict[str, Any], user) -> None:
+        self.claims = claims
+        self.session_id: str = claims["sid"]
+        self._user = user
+        self._session: Session | None = None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = Session.objects.get(pk=self.session_id)
+            self._session.user = self._user
+        return self._session
 
     @property
     def amr(self) -> list[str]:
@@ -38,19 +49,19 @@ class AccessToken:
 
 
 def authenticate_access_token(token: str) -> tuple[Any, AccessToken]:
-    """Verify the JWT, then load its session and user in one query and check the
-    session is still active (revocation is seen at once, in every process)."""
+    """Verify the JWT, then load its user and session state in one query and check
+    the session is still active (revocation is seen at once, in every process)."""
     claims = decode_access_token(token)
-    session = Session.objects.for_authentication(claims["sid"])
-    if session is None or str(session.user_id) != claims["sub"]:
+    user = user_with_session_state(claims["sid"])
+    if user is None or str(user.pk) != claims["sub"]:
         raise SessionRevoked("The session of this token no longer exists.")
-    if session.revoked_at is not None:
+    if user.sa_session_revoked_at is not None:
         raise SessionRevoked()
-    if session.expires_at <= timezone.now():
+    if user.sa_session_expires_at <= timezone.now():
         raise TokenExpired("The session has expired.")
-    if not session.user.is_active:
+    if not user.is_active:
         raise TokenInvalid("This account is disabled.")
-    return session.user, AccessToken(claims, session)
+    return user, AccessToken(claims, user)
 
 
 class AccessTokenAuthentication(BaseAuthentication):

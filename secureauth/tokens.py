@@ -23,7 +23,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 from jwt.algorithms import get_default_algorithms
 from rest_framework_simplejwt.backends import TokenBackend
-from rest_framework_simplejwt.exceptions import TokenBackendError, TokenBackendExpiredToken
+from rest_framework_simplejwt.exceptions import TokenBackendError
 
 from .conf import app_settings
 from .exceptions import TokenExpired, TokenInvalid
@@ -161,26 +161,47 @@ def encode_access_token(
     return token, lifetime
 
 
+def _candidate_key(token: str) -> Key:
+    """The key a token claims to be signed with. With a single key there is no need
+    to parse the header twice: its ``kid`` is checked after verification."""
+    keys = keyset()
+    if len(keys.by_kid) == 1:
+        return keys.signing
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.InvalidTokenError:
+        raise TokenInvalid("Token is malformed.")
+    key = keys.by_kid.get(kid) if isinstance(kid, str) else None
+    if key is None:
+        raise TokenInvalid("Token was not signed by a known key.")
+    return key
+
+
 def decode_access_token(token: str) -> dict[str, Any]:
-    """Verify signature, algorithm, iss, aud, exp and required claims.
+    """Verify signature, algorithm, kid, iss, aud, exp and required claims.
 
     Raises ``TokenExpired`` or ``TokenInvalid``. Says nothing about the session:
     the authentication class checks that.
     """
+    key = _candidate_key(token)
+    backend = key.backend
     try:
-        header = jwt.get_unverified_header(token)
-    except jwt.InvalidTokenError:
-        raise TokenInvalid("Token is malformed.")
-    kid = header.get("kid")
-    key = keyset().by_kid.get(kid) if isinstance(kid, str) else None
-    if key is None or header.get("alg") != key.algorithm:
-        raise TokenInvalid("Token was not signed by a known key.")
-    try:
-        claims = key.backend.decode(token)
-    except TokenBackendExpiredToken:
+        decoded = jwt.decode_complete(
+            token,
+            backend.get_verifying_key(token),
+            algorithms=[key.algorithm],  # never "none", never another family
+            audience=backend.audience,
+            issuer=backend.issuer,
+            leeway=backend.get_leeway(),
+            options={"require": ["exp", "iat"], "verify_aud": backend.audience is not None},
+        )
+    except jwt.ExpiredSignatureError:
         raise TokenExpired("Access token has expired.")
-    except TokenBackendError:
+    except jwt.InvalidTokenError:
         raise TokenInvalid()
+    if decoded["header"].get("kid") != key.kid:
+        raise TokenInvalid("Token was not signed by a known key.")
+    claims = decoded["payload"]
     if any(claim not in claims for claim in REQUIRED_CLAIMS) or claims["token_type"] != "access":
         raise TokenInvalid("Token is missing required claims.")
     if not isinstance(claims["sid"], str) or not isinstance(claims["sub"], str):

@@ -6,11 +6,13 @@ import uuid
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
+from ..conf import app_settings
 from ..constants import DeviceType, RevokeReason
 
 
@@ -79,3 +81,25 @@ class Session(models.Model):
 
     def is_active(self, now: datetime | None = None) -> bool:
         return self.revoked_at is None and self.expires_at > (now or timezone.now())
+
+
+def _users_with_session_state() -> models.QuerySet:
+    # Filtering on the annotation (not on the relation again) keeps a single join.
+    return get_user_model()._default_manager.annotate(
+        sa_session_id=F("secureauth_sessions__id"),
+        sa_session_revoked_at=F("secureauth_sessions__revoked_at"),
+        sa_session_expires_at=F("secureauth_sessions__expires_at"),
+    )
+
+
+def user_with_session_state(session_id: str):
+    """The user owning session ``session_id``, annotated with that session's state
+    (``sa_session_revoked_at``, ``sa_session_expires_at``): the per-request check,
+    one indexed query that loads the user and the session together. None if unknown."""
+    base = app_settings.memo("users_with_session_state", _users_with_session_state)
+    try:
+        # A slice, not first(): first() would add an ORDER BY to a one-row lookup.
+        rows = list(base.filter(sa_session_id=session_id)[:1])
+    except (ValidationError, ValueError):
+        return None
+    return rows[0] if rows else None

@@ -6,6 +6,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import IntegrityError, transaction
 
+from ..conf import app_settings
 from ..exceptions import EmailTaken
 from ..models.users import attach_security_state, with_security_state
 
@@ -18,15 +19,37 @@ def email_field() -> str:
     return get_user_model().get_email_field_name()
 
 
+def login_field() -> str:
+    """The indexed field SecureAuth finds accounts by: the user model's USERNAME_FIELD,
+    which holds the normalized email for every account SecureAuth creates."""
+    return get_user_model().USERNAME_FIELD
+
+
+def _users_with_security_state():
+    return with_security_state(get_user_model()._default_manager.all())
+
+
 def find_user_by_email(email: str):
-    """The user with this email (case-insensitive) and its security state, or None."""
-    User = get_user_model()
-    row = (
-        with_security_state(User._default_manager.all())
-        .filter(**{f"{email_field()}__iexact": normalize_email(email)})
-        .order_by("pk")
-        .first()
-    )
+    """The user with this (normalized) email and its security state, or None.
+
+    An exact match on the unique, indexed USERNAME_FIELD: one index probe, whatever
+    the size of the user table, for known and unknown emails alike."""
+    base = app_settings.memo("users_with_security_state", _users_with_security_state)
+    rows = list(base.filter(**{login_field(): normalize_email(email)})[:1])  # unique: no ORDER BY
+    if rows:
+        attach_security_state(rows[0], rows[0])
+    return rows[0] if rows else None
+
+
+def find_user_by_any_email(email: str):
+    """Like ``find_user_by_email``, falling back to a case-insensitive match on the
+    email field, for accounts created outside SecureAuth (createsuperuser, the admin).
+    Not indexed on every database: for operators and rare flows, not for login."""
+    user = find_user_by_email(email)
+    if user is not None:
+        return user
+    base = app_settings.memo("users_with_security_state", _users_with_security_state)
+    row = base.filter(**{f"{email_field()}__iexact": normalize_email(email)}).order_by("pk").first()
     if row is not None:
         attach_security_state(row, row)
     return row

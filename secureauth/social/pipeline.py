@@ -23,7 +23,7 @@ from ..models import VerifiedEmail
 from ..models.users import load_security_state
 from ..services.sessions import revoke_all_sessions
 from ..services.users import create_user as create_secureauth_user
-from ..services.users import email_field, find_user_by_email, normalize_email
+from ..services.users import email_field, find_user_by_any_email, normalize_email
 
 PIPELINE = (
     "social_core.pipeline.social_auth.social_details",
@@ -96,7 +96,7 @@ def link_by_email(backend, secureauth_outcome: SocialOutcome, user=None, **kwarg
     """An unknown identity whose email belongs to an account: link it if allowed, else 409."""
     if user is not None or not secureauth_outcome.email:
         return None
-    existing = find_user_by_email(secureauth_outcome.email)
+    existing = find_user_by_any_email(secureauth_outcome.email)
     if existing is None:
         return None
     if not (secureauth_outcome.email_verified and app_settings.SOCIAL_AUTO_LINK_VERIFIED_EMAIL):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,71 +13,105 @@ from ...client import MAX_DEVICE_NAME
 from ...services.users import email_field, max_email_length, normalize_email
 
 
+def iso8601(value: datetime | None) -> str | None:
+    """UTC, ISO 8601, ``Z`` suffix (``2026-11-22T15:31:02.123456Z``)."""
+    if value is None:
+        return None
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def user_data(user) -> dict:
+    """The contract's user object (the user must carry its security state)."""
+    return {
+        "id": str(user.pk),
+        "email": getattr(user, email_field(), "") or "",
+        "roles": list(getattr(user, "sa_roles", [])),
+        "email_verified": bool(getattr(user, "sa_email_verified", False)),
+        "mfa_enabled": bool(getattr(user, "sa_mfa_enabled", False)),
+        "date_joined": iso8601(getattr(user, "date_joined", None)),
+    }
+
+
+def session_data(session, current_session_id=None) -> dict:
+    """The contract's session object."""
+    return {
+        "id": str(session.pk),
+        "current": str(session.pk) == str(current_session_id),
+        "created_at": iso8601(session.created_at),
+        "last_used_at": iso8601(session.last_used_at),
+        "expires_at": iso8601(session.expires_at),
+        "ip": session.ip,
+        "user_agent": session.user_agent,
+        "device": {
+            "name": session.device_name,
+            "browser": session.browser,
+            "os": session.os,
+            "type": session.device_type,
+        },
+    }
+
+
+def token_data(issued) -> dict:
+    """The contract's token response for an ``IssuedTokens``."""
+    return {
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+        "refresh_token": issued.refresh_token,
+        "refresh_expires_in": issued.refresh_expires_in,
+        "session": session_data(issued.session, issued.session.pk),
+        "user": user_data(issued.user),
+    }
+
+
+# The serializers below describe the same shapes for the OpenAPI schema; they
+# render through the plain functions above (hot paths skip DRF's field machinery).
+
+
 class UserSerializer(serializers.Serializer):
-    id = serializers.SerializerMethodField()
-    email = serializers.SerializerMethodField()
-    roles = serializers.SerializerMethodField()
-    email_verified = serializers.SerializerMethodField()
-    mfa_enabled = serializers.SerializerMethodField()
-    date_joined = serializers.SerializerMethodField()
+    id = serializers.CharField()
+    email = serializers.EmailField()
+    roles = serializers.ListField(child=serializers.CharField())
+    email_verified = serializers.BooleanField()
+    mfa_enabled = serializers.BooleanField()
+    date_joined = serializers.DateTimeField()
 
-    def get_id(self, user) -> str:
-        return str(user.pk)
-
-    def get_email(self, user) -> str:
-        return getattr(user, email_field(), "") or ""
-
-    def get_roles(self, user) -> list[str]:
-        return list(getattr(user, "sa_roles", []))
-
-    def get_email_verified(self, user) -> bool:
-        return bool(getattr(user, "sa_email_verified", False))
-
-    def get_mfa_enabled(self, user) -> bool:
-        return bool(getattr(user, "sa_mfa_enabled", False))
-
-    def get_date_joined(self, user) -> str | None:
-        joined = getattr(user, "date_joined", None)
-        return serializers.DateTimeField().to_representation(joined) if joined else None
+    def to_representation(self, user) -> dict:
+        return user_data(user)
 
 
 class DeviceSerializer(serializers.Serializer):
-    name = serializers.CharField(source="device_name")
+    name = serializers.CharField()
     browser = serializers.CharField()
     os = serializers.CharField()
-    type = serializers.CharField(source="device_type")
+    type = serializers.ChoiceField(choices=["desktop", "mobile", "tablet", "bot", "other"])
 
 
 class SessionSerializer(serializers.Serializer):
     id = serializers.CharField()
-    current = serializers.SerializerMethodField()
+    current = serializers.BooleanField()
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField()
     expires_at = serializers.DateTimeField()
     ip = serializers.IPAddressField(allow_null=True)
     user_agent = serializers.CharField()
-    device = DeviceSerializer(source="*")
+    device = DeviceSerializer()
 
-    def get_current(self, session) -> bool:
-        return str(session.pk) == str(self.context.get("current_session_id"))
+    def to_representation(self, session) -> dict:
+        return session_data(session, self.context.get("current_session_id"))
 
 
 class TokenResponseSerializer(serializers.Serializer):
     access_token = serializers.CharField()
-    token_type = serializers.SerializerMethodField()
+    token_type = serializers.CharField()
     expires_in = serializers.IntegerField()
     refresh_token = serializers.CharField(required=False)
     refresh_expires_in = serializers.IntegerField()
-    session = serializers.SerializerMethodField()
+    session = SessionSerializer()
     user = UserSerializer()
 
-    def get_token_type(self, issued) -> str:
-        return "Bearer"
-
-    def get_session(self, issued) -> dict:
-        return SessionSerializer(
-            issued.session, context={"current_session_id": issued.session.pk}
-        ).data
+    def to_representation(self, issued) -> dict:
+        return token_data(issued)
 
 
 class MFAChallengeSerializer(serializers.Serializer):

@@ -15,7 +15,8 @@ from ...throttling import enforce_rate
 from ..cookies import set_cookie, wants_cookie
 from ..exception_handler import exception_handler
 from ..parsers import LimitedJSONParser
-from ..serializers import MFAChallengeSerializer, TokenResponseSerializer
+from ..serializers import MFAChallengeSerializer
+from ..serializers.core import token_data
 
 
 class SecureAuthView(APIView):
@@ -61,7 +62,7 @@ def no_store(response: Response) -> Response:
 
 def token_response(request, issued, *, status: int = 200, cookie: bool = False) -> Response:
     """The contract's token response; in cookie mode the refresh token goes in the cookie."""
-    body = dict(TokenResponseSerializer(issued).data)
+    body = token_data(issued)
     if cookie or wants_cookie(request):
         body.pop("refresh_token", None)
         response = Response(body, status=status)

@@ -15,7 +15,7 @@ from .base import SecureAuthView, no_store
 class SessionListView(SecureAuthView):
     @extend_schema(responses={200: SessionSerializer(many=True)}, tags=["sessions"])
     def get(self, request):
-        context = {"current_session_id": request.auth.session.pk}
+        context = {"current_session_id": request.auth.session_id}
         sessions = active_sessions(request.user)
         return no_store(Response(SessionSerializer(sessions, many=True, context=context).data))
 
