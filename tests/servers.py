@@ -38,39 +38,23 @@ def database_url() -> str:
 
 
 @contextmanager
-def running_server(extra_env: dict[str, str] | None = None):
-    """Start a gunicorn process serving tests.urls; yield its base URL; stop it."""
+def gunicorn(app: str, env: dict[str, str], *, workers: int = 1, ready_path: str):
+    """Run ``gunicorn app`` on a free loopback port until ``ready_path`` answers;
+    yield its base URL; stop it."""
     port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.settings",
-        "DATABASE_URL": database_url(),
-        "PYTHONPATH": str(ROOT),
-        **(extra_env or {}),
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "tests.wsgi:application",
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "1",
-        "--log-level",
-        "warning",
-    ]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
+    cmd = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}"]
+    cmd += ["--workers", str(workers), "--log-level", "warning"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)})
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 30
         while True:
             try:
-                urllib.request.urlopen(base + "/auth/.well-known/jwks.json", timeout=1)
+                urllib.request.urlopen(base + ready_path, timeout=1)
                 break
             except OSError:
                 if proc.poll() is not None or time.time() > deadline:
-                    raise RuntimeError("test server did not start") from None
+                    raise RuntimeError(f"{app} did not start") from None
                 time.sleep(0.2)
         yield base
     finally:
@@ -79,3 +63,16 @@ def running_server(extra_env: dict[str, str] | None = None):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@contextmanager
+def running_server(extra_env: dict[str, str] | None = None):
+    """Start a gunicorn process serving tests.urls on the test database; yield its base URL."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "DATABASE_URL": database_url(),
+        **(extra_env or {}),
+    }
+    with gunicorn("tests.wsgi:application", env, ready_path="/auth/.well-known/jwks.json") as base:
+        yield base

@@ -166,9 +166,7 @@ def test_database_down_on_refresh_is_a_503(api, user):
 
 def test_database_down_while_authenticating_is_a_503(api, user):
     tokens = login(api, user.email)
-    with mock.patch(
-        "secureauth.authentication.user_with_session_state", side_effect=outage()
-    ):
+    with mock.patch("secureauth.authentication.user_with_session_state", side_effect=outage()):
         response = api.get("/auth/me/", **bearer(tokens))
     assert_error_body(response, 503, "service_unavailable")
 
