@@ -121,13 +121,10 @@ def sign_in_with_provider(
     ensure_sign_in_allowed(user, client)
     social = user.social_user
     if outcome.linked_by_email:
-        audit.record(
-            Event.SOCIAL_LINKED,
-            user=user,
-            client=client,
-            provider=backend.name,
-            uid=social.uid,
-            connection_id=social.pk,
+        _audit_linked(
+            user,
+            social,
+            client,
             by_verified_email=True,
             password_and_sessions_voided=outcome.voided_unproven_account,
         )
@@ -164,15 +161,20 @@ def connect_provider(user, backend_name: str, credentials: ProviderCredentials, 
         raise InvalidCredentials("The provider did not accept these credentials.")
     social = linked.social_user
     if outcome.new_association:
-        audit.record(
-            Event.SOCIAL_LINKED,
-            user=user,
-            client=client,
-            provider=backend.name,
-            uid=social.uid,
-            connection_id=social.pk,
-        )
+        _audit_linked(user, social, client)
     return social
+
+
+def _audit_linked(user, social, client: ClientInfo, **detail) -> None:
+    audit.record(
+        Event.SOCIAL_LINKED,
+        user=user,
+        client=client,
+        provider=social.provider,
+        uid=social.uid,
+        connection_id=social.pk,
+        **detail,
+    )
 
 
 def list_connections(user) -> list:
