@@ -32,6 +32,13 @@ def _child_key() -> bytes:
     return hashlib.sha256(b"secureauth.refresh-child:" + settings.SECRET_KEY.encode()).digest()
 
 
+def recovery_code_digest(code: str) -> str:
+    """What is stored for a recovery code: a keyed hash, 16 hex characters (it must fit
+    django-otp's StaticToken.token). The plaintext is shown once and never stored."""
+    digest = hmac.new(_child_key(), b"secureauth.recovery-code:" + code.encode(), hashlib.sha256)
+    return digest.hexdigest()[:16]
+
+
 def derive_child_token(parent: str) -> str:
     """The child of ``parent``: HMAC(server key, parent).
 

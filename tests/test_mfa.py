@@ -117,6 +117,15 @@ def test_confirm_enables_totp_and_returns_ten_recovery_codes(signed_in, user):
     assert AuditEvent.objects.filter(event="mfa_enabled", user=user).count() == 1
 
 
+def test_recovery_codes_are_not_stored_in_clear(mfa_user, user):
+    from django_otp.plugins.otp_static.models import StaticToken
+
+    _, _, codes = mfa_user
+    stored = set(StaticToken.objects.values_list("token", flat=True))
+    assert len(stored) == 10
+    assert not stored & {c.lower() for c in codes}
+
+
 def test_second_setup_replaces_the_unconfirmed_device(signed_in):
     client, _ = signed_in
     wait_for_fresh_step()

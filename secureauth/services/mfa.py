@@ -27,6 +27,7 @@ from qrcode.image.svg import SvgPathImage
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
+from ..crypto import recovery_code_digest
 from ..exceptions import Conflict, MFAInvalid, RateLimited
 from ..models import Session
 from ..models.users import load_security_state
@@ -116,10 +117,10 @@ def _verify_second_factor(user, code: str | None, recovery_code: str | None) -> 
         device = _totp_devices(user, confirmed=True).select_for_update().first()
         return "totp" if device is not None and _verify(device, code) else None
     if recovery_code is not None:
-        normalized = normalize_recovery_code(recovery_code)
+        stored_form = recovery_code_digest(normalize_recovery_code(recovery_code))
         devices = StaticDevice.objects.devices_for_user(user, confirmed=True).select_for_update()
         for device in devices:
-            if _verify(device, normalized):
+            if _verify(device, stored_form):
                 return "recovery_code"
     return None
 
@@ -131,7 +132,9 @@ def _replace_recovery_codes(user) -> list[str]:
     codes: set[str] = set()
     while len(codes) < app_settings.RECOVERY_CODE_COUNT:
         codes.add(StaticToken.random_token())
-    StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    StaticToken.objects.bulk_create(
+        StaticToken(device=device, token=recovery_code_digest(code)) for code in codes
+    )
     return sorted(codes)
 
 
