@@ -1,32 +1,35 @@
-"""Where the time of a SecureAuth refresh and authenticated request goes (µs per step).
+"""Where the time of a SecureAuth refresh, login lookup and authenticated request goes.
 
     .venv/bin/python -m bench.breakdown [--postgres] [--redis] [-n 2000]
 
-Times each step of the two hot paths in isolation (best of 5 repeats), next to
-simplejwt's equivalent steps, plus a few alternatives to the current code
-(marked "alt:") that docs/performance.md discusses. A diagnostic, not a target
+Times each step of the hot paths in isolation (µs per call, best of 5 repeats),
+next to simplejwt's equivalent steps, plus a few alternatives (marked "alt:")
+that docs/performance.md discusses: the code the current one replaced, and the
+same lookup without the security-state subqueries. A diagnostic, not a target
 check; numbers are only comparable within one run.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import timeit
+from collections.abc import Callable
 
 from bench import common
 
 
-def best_us(fn, number: int) -> float:
+def best_us(fn: Callable[[], object], number: int) -> float:
     fn()
     runs = timeit.repeat(fn, number=number, repeat=5)
     return min(runs) / number * 1e6
 
 
-def chain(step, first):
+def chain(step: Callable[[str], str], first: str) -> Callable[[], None]:
     """A callable that calls ``step(token) -> next token`` on its own previous result."""
     state = {"token": first}
 
-    def call():
+    def call() -> None:
         state["token"] = step(state["token"])
 
     return call
@@ -36,8 +39,11 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--redis", action="store_true")
-    parser.add_argument("-n", "--number", type=int, default=2000)
+    parser.add_argument(
+        "-n", "--number", type=int, default=2000, help="calls per repeat (whole services: n/10)"
+    )
     args = parser.parse_args(argv)
+    load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
     common.configure(postgres=args.postgres, redis=args.redis, hasher="md5")
     import django
 
@@ -49,17 +55,21 @@ def main(argv=None) -> None:
 
     from django.contrib.auth import get_user_model
     from django.test import RequestFactory
+    from rest_framework_simplejwt.authentication import JWTAuthentication
     from rest_framework_simplejwt.serializers import TokenRefreshSerializer
     from rest_framework_simplejwt.tokens import AccessToken
     from rest_framework_simplejwt.tokens import RefreshToken as JWTRefresh
 
-    from secureauth.api.serializers import TokenResponseSerializer
+    from secureauth.api.serializers.core import token_data
+    from secureauth.authentication import AccessTokenAuthentication
     from secureauth.client import ClientInfo
     from secureauth.crypto import derive_child_token, hash_token
     from secureauth.models import RefreshToken, Session
+    from secureauth.models.sessions import user_with_session_state
     from secureauth.models.users import load_security_state, with_security_state
     from secureauth.services.rotation import rotate_refresh_token
     from secureauth.services.sessions import start_session
+    from secureauth.services.users import find_user_by_email
     from secureauth.throttling import enforce_rate
     from secureauth.tokens import decode_access_token, encode_access_token
 
@@ -70,14 +80,13 @@ def main(argv=None) -> None:
     claims = decode_access_token(issued.access_token)
     jw_refresh = JWTRefresh.for_user(user)
     jw_access = str(jw_refresh.access_token)
-    request = RequestFactory().post("/auth/refresh/", REMOTE_ADDR="127.0.0.1")
-    n = args.number
+    factory = RequestFactory()
+    request = factory.post("/auth/refresh/", REMOTE_ADDR="127.0.0.1")
+    sa_get = factory.get("/api/secureauth/", HTTP_AUTHORIZATION=f"Bearer {issued.access_token}")
+    jw_get = factory.get("/api/simplejwt/", HTTP_AUTHORIZATION=f"Bearer {jw_access}")
+    sa_auth, jw_auth = AccessTokenAuthentication(), JWTAuthentication()
     token_hash = hash_token(issued.refresh_token)
-    user_fields = [f"user__{f.name}" for f in User._meta.concrete_fields]
-    session_needed = ["id", "user_id", "revoked_at", "expires_at", "amr"]
-    base_lookup = with_security_state(
-        RefreshToken.objects.select_related("session__user"), "session__user"
-    )
+    plain_lookup = RefreshToken.objects.select_related("session__user")
 
     def sa_refresh(token: str) -> str:
         return rotate_refresh_token(token, client).refresh_token
@@ -87,77 +96,115 @@ def main(argv=None) -> None:
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data["refresh"]
 
-    rows = [
-        ("authenticated request", None),
-        ("secureauth: decode_access_token", lambda: decode_access_token(issued.access_token)),
+    whole = 10  # whole services run n / whole times per repeat (they write rows)
+    rows: list[tuple[str, Callable[[], object] | None, int]] = [
+        ("authenticated request", None, 1),
         (
-            "secureauth: Session.for_authentication (session + user, 1 query)",
+            "secureauth: AccessTokenAuthentication.authenticate (whole check)",
+            lambda: sa_auth.authenticate(sa_get),
+            1,
+        ),
+        (
+            "secureauth: decode_access_token (one parse, decode_complete)",
+            lambda: decode_access_token(issued.access_token),
+            1,
+        ),
+        (
+            "secureauth: user_with_session_state (user + session state, 1 query)",
+            lambda: user_with_session_state(claims["sid"]),
+            1,
+        ),
+        (
+            "alt: previous check, Session.for_authentication (session + user)",
             lambda: Session.objects.for_authentication(claims["sid"]),
+            1,
         ),
         (
-            "alt: same query with .only(needed session columns, all user columns)",
-            lambda: (
-                Session.objects.select_related("user")
-                .only(*session_needed, *user_fields)
-                .get(pk=claims["sid"])
-            ),
+            "simplejwt: JWTAuthentication.authenticate (whole check)",
+            lambda: jw_auth.authenticate(jw_get),
+            1,
         ),
-        ("simplejwt: AccessToken(token)", lambda: AccessToken(jw_access)),
-        ("simplejwt: User.objects.get(id=...) (1 query)", lambda: User.objects.get(pk=user.pk)),
-        ("refresh", None),
+        ("simplejwt: AccessToken(token)", lambda: AccessToken(jw_access), 1),
+        ("simplejwt: User.objects.get(id=...) (1 query)", lambda: User.objects.get(pk=user.pk), 1),
+        ("login: finding the user", None, 1),
         (
-            "secureauth: build with_security_state queryset (no SQL)",
-            lambda: with_security_state(
-                RefreshToken.objects.select_related("session__user"), "session__user"
-            ),
+            "secureauth: find_user_by_email (indexed username + security state)",
+            lambda: find_user_by_email(common.EMAIL),
+            1,
         ),
         (
-            "secureauth: RefreshToken.objects.lookup (build + 1 query)",
+            "alt: the same user query without the security-state subqueries",
+            lambda: list(User._default_manager.filter(**{User.USERNAME_FIELD: common.EMAIL})[:1]),
+            1,
+        ),
+        (
+            "simplejwt (ModelBackend): get_by_natural_key (1 query)",
+            lambda: User._default_manager.get_by_natural_key(common.EMAIL),
+            1,
+        ),
+        ("refresh", None, 1),
+        (
+            "secureauth: RefreshToken.objects.lookup (prebuilt queryset, 1 query)",
             lambda: RefreshToken.objects.lookup(token_hash),
+            1,
         ),
         (
-            "alt: lookup from a prebuilt annotated queryset",
-            lambda: base_lookup.filter(token_hash=token_hash).first(),
-        ),
-        (
-            "alt: lookup without security-state subqueries",
+            "alt: previous lookup, queryset rebuilt per call + .first()",
             lambda: (
-                RefreshToken.objects.select_related("session__user")
+                with_security_state(
+                    RefreshToken.objects.select_related("session__user"), "session__user"
+                )
                 .filter(token_hash=token_hash)
                 .first()
             ),
+            1,
         ),
-        ("secureauth: derive_child_token (HMAC)", lambda: derive_child_token(issued.refresh_token)),
+        (
+            "alt: lookup without the security-state subqueries",
+            lambda: list(plain_lookup.filter(token_hash=token_hash)[:1]),
+            1,
+        ),
+        (
+            "secureauth: derive_child_token (HMAC)",
+            lambda: derive_child_token(issued.refresh_token),
+            1,
+        ),
         (
             "secureauth: encode_access_token",
             lambda: encode_access_token(
                 user_id="1", session_id=claims["sid"], roles=[], amr=["pwd"]
             ),
+            1,
         ),
         (
             "secureauth: enforce_rate('refresh') (cache)",
             lambda: enforce_rate(request, "refresh", "127.0.0.1"),
+            1,
         ),
+        ("secureauth: token_data(issued) (response dict)", lambda: token_data(issued), 1),
         (
-            "secureauth: TokenResponseSerializer(issued).data",
-            lambda: TokenResponseSerializer(issued).data,
-        ),
-        (
-            "secureauth: rotate_refresh_token (service, 4 queries)",
+            "secureauth: rotate_refresh_token (whole service, 4 queries)",
             chain(sa_refresh, start_session(user, client, ["pwd"]).refresh_token),
+            whole,
         ),
         (
             "simplejwt: TokenRefreshSerializer.is_valid (9 queries)",
             chain(jw_refresh_step, str(JWTRefresh.for_user(user))),
+            whole,
         ),
     ]
-    print(f"breakdown -- {common.describe_backends()}; best of 5 x {n} calls\n")
-    for name, fn in rows:
+    n = args.number
+    print(
+        f"breakdown -- {common.describe_backends()}; best of 5 x {n} calls "
+        f"(whole services: {max(50, n // whole)}); load average {load_before} before"
+    )
+    for name, fn, divisor in rows:
         if fn is None:
-            print(f"{name}")
+            print(f"\n{name}")
             continue
-        number = n if "rotate" not in name and "is_valid" not in name else max(50, n // 10)
-        print(f"  {name:<72} {best_us(fn, number):>9.1f} µs")
+        number = n if divisor == 1 else max(50, n // divisor)
+        print(f"  {name:<70} {best_us(fn, number):>9.1f} µs", flush=True)
+    print(f"\nload average {' '.join(f'{v:.2f}' for v in os.getloadavg())} after")
 
 
 if __name__ == "__main__":

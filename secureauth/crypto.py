@@ -24,7 +24,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def _child_key() -> bytes:
+def _hmac_key() -> bytes:
     key = app_settings.REFRESH_TOKEN_HMAC_KEY
     if key:
         return key.encode() if isinstance(key, str) else key
@@ -35,7 +35,7 @@ def _child_key() -> bytes:
 def recovery_code_digest(code: str) -> str:
     """What is stored for a recovery code: a keyed hash, 16 hex characters (it must fit
     django-otp's StaticToken.token). The plaintext is shown once and never stored."""
-    digest = hmac.new(_child_key(), b"secureauth.recovery-code:" + code.encode(), hashlib.sha256)
+    digest = hmac.new(_hmac_key(), b"secureauth.recovery-code:" + code.encode(), hashlib.sha256)
     return digest.hexdigest()[:16]
 
 
@@ -45,7 +45,7 @@ def derive_child_token(parent: str) -> str:
     Deterministic, so a retry inside the grace window gets the same child
     without the child ever being stored in clear.
     """
-    digest = hmac.new(_child_key(), parent.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(_hmac_key(), parent.encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
