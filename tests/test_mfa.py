@@ -468,6 +468,15 @@ def test_disable_needs_both_proofs(mfa_user, body):
     assert set(response.json()) <= {"password", "code"}
 
 
+def test_an_account_without_a_password_disables_with_the_code_alone(mfa_user, user):
+    client, phone, _ = mfa_user
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    response = client.post("/auth/mfa/disable/", {"code": phone.code()}, format="json")
+    assert response.status_code == 204
+    assert client.get("/auth/me/").json()["mfa_enabled"] is False
+
+
 def test_disable_without_mfa_is_a_conflict(signed_in):
     client, _ = signed_in
     response = client.post(

@@ -205,17 +205,19 @@ def regenerate_recovery_codes(
 def disable_mfa(
     user,
     *,
-    password: str,
+    password: str | None,
     code: str | None,
     recovery_code: str | None,
     session: Session,
     client: ClientInfo,
 ) -> None:
     """Remove every second factor, against the password and a current code (or a
-    recovery code). Revokes the user's other sessions."""
+    recovery code); an account without a usable password proves itself with the code
+    alone. Revokes the user's other sessions."""
     if not is_mfa_enabled(user):
         raise Conflict(NOT_ENABLED)
-    check_password_proof(user, password, client)
+    if user.has_usable_password() or password is not None:
+        check_password_proof(user, password or "", client)
     with transaction.atomic():
         _lock_user(user)
         method = _verify_second_factor(user, code, recovery_code)

@@ -61,7 +61,21 @@ class MFAVerifySerializer(SecondFactorSerializer):
 
 
 class MFADisableSerializer(SecondFactorSerializer):
-    password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
+    password = serializers.CharField(
+        max_length=4096,
+        trim_whitespace=False,
+        write_only=True,
+        required=False,
+        help_text="Required when the account has a password; "
+        "an account without one (social or passkey only) proves itself with the code alone.",
+    )
+
+    def validate(self, attrs):
+        attrs = super().validate(attrs)
+        user = self.context.get("user")
+        if "password" not in attrs and user is not None and user.has_usable_password():
+            raise serializers.ValidationError({"password": ["This field is required."]})
+        return attrs
 
 
 class TOTPSetupSerializer(serializers.Serializer):

@@ -88,11 +88,11 @@ class RecoveryCodesView(SecureAuthView):
 class MFADisableView(SecureAuthView):
     @extend_schema(request=MFADisableSerializer, responses={204: None}, tags=["mfa"])
     def post(self, request):
-        data = MFADisableSerializer(data=request.data)
+        data = MFADisableSerializer(data=request.data, context={"user": request.user})
         data.is_valid(raise_exception=True)
         disable_mfa(
             request.user,
-            password=data.validated_data["password"],
+            password=data.validated_data.get("password"),
             code=data.validated_data["code"],
             recovery_code=data.validated_data["recovery_code"],
             session=request.auth.session,
