@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.db import transaction
 from django.utils import timezone
 
 from .. import signals
@@ -49,9 +50,11 @@ def sign_in_with_password(email: str, password: str, client: ClientInfo):
 def complete_sign_in(
     user, client: ClientInfo, amr: list[str], event: str = Event.LOGIN_SUCCEEDED, **detail
 ) -> IssuedTokens:
-    """Open the session of a user who has passed every factor, and audit it."""
-    issued = start_session(user, client, amr)
-    get_user_model()._default_manager.filter(pk=user.pk).update(last_login=timezone.now())
-    audit.record(event, user=user, session=issued.session, client=client, amr=amr, **detail)
+    """Open the session of a user who has passed every factor, and audit it
+    (one transaction: the session exists only with its audit event)."""
+    with transaction.atomic():
+        issued = start_session(user, client, amr)
+        get_user_model()._default_manager.filter(pk=user.pk).update(last_login=timezone.now())
+        audit.record(event, user=user, session=issued.session, client=client, amr=amr, **detail)
     signals.login_succeeded.send(sender=None, user=user, session=issued.session)
     return issued
