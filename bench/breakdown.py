@@ -1,12 +1,14 @@
 """Where the time of a SecureAuth refresh, login lookup and authenticated request goes.
 
-    .venv/bin/python -m bench.breakdown [--postgres] [--redis] [-n 2000]
+    .venv/bin/python -m bench.breakdown [--postgres] [--redis] [--pg-prepared] [-n 2000]
 
 Times each step of the hot paths in isolation (µs per call, best of 5 repeats),
 next to simplejwt's equivalent steps, plus a few alternatives (marked "alt:")
 that docs/performance.md discusses: the code the current one replaced, and the
-same lookup without the security-state subqueries. A diagnostic, not a target
-check; numbers are only comparable within one run.
+same lookup without the security-state subqueries. The last section splits single
+statements into compiling the SQL (Django) and executing it (driver + database,
+including PostgreSQL's planning). A diagnostic, not a target check; numbers are
+only comparable within one run.
 """
 
 from __future__ import annotations
@@ -40,11 +42,16 @@ def main(argv=None) -> None:
     parser.add_argument("--postgres", action="store_true")
     parser.add_argument("--redis", action="store_true")
     parser.add_argument(
+        "--pg-prepared", action="store_true", help="PostgreSQL: prepared statements"
+    )
+    parser.add_argument(
         "-n", "--number", type=int, default=2000, help="calls per repeat (whole services: n/10)"
     )
     args = parser.parse_args(argv)
     load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    common.configure(postgres=args.postgres, redis=args.redis, hasher="md5")
+    common.configure(
+        postgres=args.postgres, redis=args.redis, hasher="md5", prepared=args.pg_prepared
+    )
     import django
 
     common.recreate_database()
@@ -87,6 +94,43 @@ def main(argv=None) -> None:
     sa_auth, jw_auth = AccessTokenAuthentication(), JWTAuthentication()
     token_hash = hash_token(issued.refresh_token)
     plain_lookup = RefreshToken.objects.select_related("session__user")
+
+    from django.db import connection
+
+    from secureauth.models.sessions import _users_with_session_state
+    from secureauth.models.tokens import _lookup_queryset
+
+    def split(queryset) -> tuple[Callable[[], object], Callable[[], object]]:
+        """(compile, execute): Django turning the queryset into SQL (no database), and
+        the database driver running that SQL and fetching the row (no ORM)."""
+        sql, params = queryset.query.sql_with_params()
+
+        def compile_sql():
+            return queryset.query.chain().get_compiler(using=queryset.db).as_sql()
+
+        def execute_sql():
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return cursor.fetchall()
+
+        return compile_sql, execute_sql
+
+    # The same querysets as the code under test builds (its memoized bases, filtered).
+    statements = {
+        "refresh lookup": _lookup_queryset().filter(token_hash=token_hash)[:1],
+        "refresh lookup w/o subqueries": plain_lookup.filter(token_hash=token_hash)[:1],
+        "user_with_session_state": _users_with_session_state().filter(sa_session_id=claims["sid"])[
+            :1
+        ],
+        "simplejwt's User.objects.get": User.objects.filter(pk=user.pk),
+    }
+    split_rows = []
+    for label, queryset in statements.items():
+        compile_sql, execute_sql = split(queryset)
+        split_rows += [
+            (f"{label}: compile the SQL (Django)", compile_sql, 1),
+            (f"{label}: execute it (driver + database)", execute_sql, 1),
+        ]
 
     def sa_refresh(token: str) -> str:
         return rotate_refresh_token(token, client).refresh_token
@@ -192,6 +236,8 @@ def main(argv=None) -> None:
             chain(jw_refresh_step, str(JWTRefresh.for_user(user))),
             whole,
         ),
+        ("one statement: Django's share and the database's share", None, 1),
+        *split_rows,
     ]
     n = args.number
     print(

@@ -23,8 +23,11 @@ USER_AGENT = (
 )
 
 
-def configure(*, postgres: bool, redis: bool, hasher: str) -> None:
-    """Set the environment bench.settings reads; put the repository on sys.path."""
+def configure(*, postgres: bool, redis: bool, hasher: str, prepared: bool = False) -> None:
+    """Set the environment bench.settings reads; put the repository on sys.path.
+
+    ``prepared``: on PostgreSQL, server-side binding with prepared statements (Django
+    turns them off by default), for both implementations alike."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     if postgres:
@@ -32,6 +35,8 @@ def configure(*, postgres: bool, redis: bool, hasher: str) -> None:
     if redis:
         os.environ.setdefault("REDIS_URL", DEFAULT_REDIS_URL)
     os.environ["BENCH_HASHER"] = hasher
+    if prepared:
+        os.environ["BENCH_PG_PREPARED"] = "1"
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
 
 
@@ -42,6 +47,8 @@ def describe_backends() -> str:
     db = connection.vendor
     if db == "postgresql":
         db += f" {connection.settings_dict['NAME']}"
+        if connection.settings_dict["OPTIONS"].get("server_side_binding"):
+            db += " (prepared statements)"
     cache = "redis" if "redis" in settings.CACHES["default"]["BACKEND"] else "local-memory"
     hasher = settings.PASSWORD_HASHERS[0].rsplit(".", 1)[-1]
     return f"database: {db}; cache: {cache}; password hasher: {hasher}"

@@ -313,6 +313,11 @@ def parse_args(argv=None):
         action="store_true",
         help=f"Redis cache (REDIS_URL or {common.DEFAULT_REDIS_URL})",
     )
+    parser.add_argument(
+        "--pg-prepared",
+        action="store_true",
+        help="PostgreSQL: server-side binding and prepared statements (both implementations)",
+    )
     parser.add_argument("--hasher", choices=("argon2", "pbkdf2", "md5"), default="argon2")
     parser.add_argument(
         "-n",
@@ -340,7 +345,9 @@ def main(argv=None) -> None:
         return http_main([arg for arg in argv if arg != "--http"])
     args = parse_args(argv)
     args.loadavg_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
-    common.configure(postgres=args.postgres, redis=args.redis, hasher=args.hasher)
+    common.configure(
+        postgres=args.postgres, redis=args.redis, hasher=args.hasher, prepared=args.pg_prepared
+    )
     import django
 
     common.recreate_database()

@@ -8,6 +8,8 @@ Environment:
   DATABASE_URL   PostgreSQL (default: a SQLite file, BENCH_SQLITE_PATH)
   REDIS_URL      Redis cache (default: local-memory cache)
   BENCH_HASHER   argon2 (default, as the example project) | pbkdf2 | md5
+  BENCH_PG_PREPARED=1  PostgreSQL only: server-side binding, statements prepared
+                 after 5 executions (Django's default: client-side binding, none)
 """
 
 import os
@@ -48,6 +50,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "")
 if DATABASE_URL:
     # Persistent connections, as a production deployment would use.
     DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=600)}
+    if os.environ.get("BENCH_PG_PREPARED"):
+        DATABASES["default"]["OPTIONS"] = {"server_side_binding": True, "prepare_threshold": 5}
 else:
     DATABASES = {
         "default": {

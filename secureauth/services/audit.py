@@ -33,6 +33,13 @@ def record(
         user_agent=client.user_agent[:512],
         detail=detail,
     )
+    if logger.isEnabledFor(logging.INFO):  # the JSON line is built only when someone logs it
+        _log(entry, user, session, client, detail)
+    audit_event.send(sender=AuditEvent, event=entry)
+    return entry
+
+
+def _log(entry: AuditEvent, user, session, client: ClientInfo, detail: dict) -> None:
     logger.info(
         json.dumps(
             {
@@ -49,8 +56,6 @@ def record(
         ),
         extra={"secureauth_event": entry.event},
     )
-    audit_event.send(sender=AuditEvent, event=entry)
-    return entry
 
 
 def events_of(user):
