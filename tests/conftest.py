@@ -11,6 +11,16 @@ from django.core.cache import caches
 from rest_framework.test import APIClient
 
 PASSWORD = "correct horse battery staple"
+#: The fields of the contract's token response.
+TOKEN_FIELDS = {
+    "access_token",
+    "token_type",
+    "expires_in",
+    "refresh_token",
+    "refresh_expires_in",
+    "session",
+    "user",
+}
 _counter = itertools.count()
 
 postgres_only = pytest.mark.skipif(

@@ -1,15 +1,5 @@
 from secureauth.models import AuditEvent, Session
-from tests.conftest import PASSWORD, bearer, login
-
-TOKEN_FIELDS = {
-    "access_token",
-    "token_type",
-    "expires_in",
-    "refresh_token",
-    "refresh_expires_in",
-    "session",
-    "user",
-}
+from tests.conftest import PASSWORD, TOKEN_FIELDS, bearer, login
 
 
 def test_register_then_login_returns_token_response(api, db):

@@ -13,17 +13,7 @@ from django.utils.dateparse import parse_datetime
 
 from secureauth.crypto import hash_token
 from secureauth.models import AuditEvent, RefreshToken, Session
-from tests.conftest import bearer, login, refresh, secureauth_settings
-
-TOKEN_FIELDS = {
-    "access_token",
-    "token_type",
-    "expires_in",
-    "refresh_token",
-    "refresh_expires_in",
-    "session",
-    "user",
-}
+from tests.conftest import TOKEN_FIELDS, bearer, login, refresh, secureauth_settings
 
 
 def claims(access_token: str) -> dict:
