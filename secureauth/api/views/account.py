@@ -42,13 +42,12 @@ def accepted(detail: str) -> Response:
 class PasswordChangeView(SecureAuthView):
     @extend_schema(request=PasswordChangeSerializer, responses={204: None}, tags=["account"])
     def post(self, request):
-        data = PasswordChangeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(PasswordChangeSerializer, request)
         with new_password_errors():
             change_password(
                 request.user,
-                data.validated_data["current_password"],
-                data.validated_data["new_password"],
+                data["current_password"],
+                data["new_password"],
                 session=request.auth.session,
                 client=self.client(request),
             )
@@ -62,22 +61,20 @@ class PasswordResetView(PublicView):
         request=PasswordResetSerializer, responses={202: AcceptedSerializer}, tags=["account"]
     )
     def post(self, request):
-        data = PasswordResetSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        request_password_reset(data.validated_data["email"], self.client(request))
+        data = self.validated(PasswordResetSerializer, request)
+        request_password_reset(data["email"], self.client(request))
         return accepted(RESET_ACCEPTED)
 
 
 class PasswordResetConfirmView(PublicView):
     @extend_schema(request=PasswordResetConfirmSerializer, responses={204: None}, tags=["account"])
     def post(self, request):
-        data = PasswordResetConfirmSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(PasswordResetConfirmSerializer, request)
         with new_password_errors():
             reset_password(
-                data.validated_data["uid"],
-                data.validated_data["token"],
-                data.validated_data["new_password"],
+                data["uid"],
+                data["token"],
+                data["new_password"],
                 self.client(request),
             )
         return Response(status=204)
@@ -86,11 +83,8 @@ class PasswordResetConfirmView(PublicView):
 class EmailVerifyView(PublicView):
     @extend_schema(request=LinkSerializer, responses={204: None}, tags=["account"])
     def post(self, request):
-        data = LinkSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        confirm_email(
-            data.validated_data["uid"], data.validated_data["token"], self.client(request)
-        )
+        data = self.validated(LinkSerializer, request)
+        confirm_email(data["uid"], data["token"], self.client(request))
         return Response(status=204)
 
 

@@ -33,12 +33,11 @@ class RegisterView(PublicView):
 
     @extend_schema(request=RegisterSerializer, responses={201: UserEnvelope}, tags=["account"])
     def post(self, request):
-        data = RegisterSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(RegisterSerializer, request)
         user = register(
-            data.validated_data["email"],
-            data.validated_data["password"],
-            self.client(request, data.validated_data["device_name"]),
+            data["email"],
+            data["password"],
+            self.client(request, data["device_name"]),
         )
         return no_store(Response({"user": UserSerializer(user).data}, status=201))
 
@@ -50,12 +49,11 @@ class LoginView(PublicView):
         tags=["auth"],
     )
     def post(self, request):
-        data = LoginSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(LoginSerializer, request)
         outcome = sign_in_with_password(
-            data.validated_data["email"],
-            data.validated_data["password"],
-            self.client(request, data.validated_data["device_name"]),
+            data["email"],
+            data["password"],
+            self.client(request, data["device_name"]),
         )
         return sign_in_response(request, outcome)
 
@@ -67,9 +65,8 @@ class RefreshView(PublicView):
         request=RefreshSerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
     )
     def post(self, request):
-        data = RefreshSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        token = data.validated_data.get("refresh_token")
+        data = self.validated(RefreshSerializer, request)
+        token = data.get("refresh_token")
         from_cookie = False
         if not token:
             token = read_cookie(request)
@@ -87,11 +84,10 @@ class RefreshView(PublicView):
 class LogoutView(SecureAuthView):
     @extend_schema(request=LogoutSerializer, responses={204: None}, tags=["auth"])
     def post(self, request):
-        data = LogoutSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(LogoutSerializer, request)
         client = self.client(request)
         revoke_session(request.auth.session, RevokeReason.LOGOUT, client=client, event=Event.LOGOUT)
-        token = data.validated_data.get("refresh_token")
+        token = data.get("refresh_token")
         if not token and has_csrf_header(request):
             token = read_cookie(request)
         if token:

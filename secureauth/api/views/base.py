@@ -36,6 +36,12 @@ class SecureAuthView(APIView):
         if self.rate_limit_scope and request.method == "POST":
             enforce_rate(request, self.rate_limit_scope, self.client_ip(request) or "unknown")
 
+    def validated(self, serializer_class, request, context: dict | None = None) -> dict:
+        """The request body validated by ``serializer_class`` (400 field errors otherwise)."""
+        serializer = serializer_class(data=request.data, context=context or {})
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
     def client_ip(self, request) -> str | None:
         return client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
 

@@ -40,11 +40,10 @@ class TOTPConfirmView(SecureAuthView):
         request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]
     )
     def post(self, request):
-        data = TOTPCodeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(TOTPCodeSerializer, request)
         codes = confirm_totp(
             request.user,
-            data.validated_data["code"],
+            data["code"],
             session=request.auth.session,
             client=self.client(request),
         )
@@ -58,12 +57,11 @@ class MFAVerifyView(PublicView):
         request=MFAVerifySerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
     )
     def post(self, request):
-        data = MFAVerifySerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(MFAVerifySerializer, request)
         issued = verify_mfa_sign_in(
-            data.validated_data["mfa_token"],
-            code=data.validated_data["code"],
-            recovery_code=data.validated_data["recovery_code"],
+            data["mfa_token"],
+            code=data["code"],
+            recovery_code=data["recovery_code"],
             client=self.client(request),
         )
         return token_response(request, issued)
@@ -74,11 +72,10 @@ class RecoveryCodesView(SecureAuthView):
         request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]
     )
     def post(self, request):
-        data = TOTPCodeSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(TOTPCodeSerializer, request)
         codes = regenerate_recovery_codes(
             request.user,
-            data.validated_data["code"],
+            data["code"],
             session=request.auth.session,
             client=self.client(request),
         )
@@ -88,13 +85,12 @@ class RecoveryCodesView(SecureAuthView):
 class MFADisableView(SecureAuthView):
     @extend_schema(request=MFADisableSerializer, responses={204: None}, tags=["mfa"])
     def post(self, request):
-        data = MFADisableSerializer(data=request.data, context={"user": request.user})
-        data.is_valid(raise_exception=True)
+        data = self.validated(MFADisableSerializer, request, context={"user": request.user})
         disable_mfa(
             request.user,
-            password=data.validated_data.get("password"),
-            code=data.validated_data["code"],
-            recovery_code=data.validated_data["recovery_code"],
+            password=data.get("password"),
+            code=data["code"],
+            recovery_code=data["recovery_code"],
             session=request.auth.session,
             client=self.client(request),
         )

@@ -41,12 +41,11 @@ class PasskeyRegisterBeginView(SecureAuthView):
 class PasskeyRegisterCompleteView(SecureAuthView):
     @extend_schema(request=PasskeyRegisterSerializer, responses={201: PasskeySerializer}, tags=TAGS)
     def post(self, request):
-        data = PasskeyRegisterSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(PasskeyRegisterSerializer, request)
         passkey = register_passkey(
             request.user,
-            data.validated_data["credential"],
-            data.validated_data["name"],
+            data["credential"],
+            data["name"],
             request.auth.session,
             self.client(request),
         )
@@ -71,12 +70,11 @@ class PasskeyDetailView(SecureAuthView):
         tags=TAGS,
     )
     def delete(self, request, passkey_id: str):
-        data = PasskeyDeleteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(PasskeyDeleteSerializer, request)
         remove_passkey(
             request.user,
             passkey_id,
-            data.validated_data.get("password"),
+            data.get("password"),
             request.auth.session,
             self.client(request),
         )
@@ -92,9 +90,8 @@ class PasskeyLoginBeginView(PublicView):
         tags=TAGS,
     )
     def post(self, request):
-        data = PasskeyLoginBeginSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        challenge = authentication_options(data.validated_data.get("email") or None)
+        data = self.validated(PasskeyLoginBeginSerializer, request)
+        challenge = authentication_options(data.get("email") or None)
         return no_store(Response(PasskeyLoginChallengeSerializer(challenge).data))
 
 
@@ -107,11 +104,10 @@ class PasskeyLoginCompleteView(PublicView):
         tags=TAGS,
     )
     def post(self, request):
-        data = PasskeyLoginCompleteSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(PasskeyLoginCompleteSerializer, request)
         issued = sign_in_with_passkey(
-            data.validated_data["challenge_id"],
-            data.validated_data["credential"],
-            self.client(request, data.validated_data["device_name"]),
+            data["challenge_id"],
+            data["credential"],
+            self.client(request, data["device_name"]),
         )
         return token_response(request, issued)

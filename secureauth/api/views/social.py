@@ -43,12 +43,11 @@ class SocialLoginView(PublicView):
         tags=["social"],
     )
     def post(self, request, backend: str):
-        data = SocialAuthSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        data = self.validated(SocialAuthSerializer, request)
         outcome = sign_in_with_provider(
             backend,
-            _credentials(data.validated_data),
-            self.client(request, data.validated_data["device_name"]),
+            _credentials(data),
+            self.client(request, data["device_name"]),
         )
         return sign_in_response(request, outcome)
 
@@ -65,11 +64,8 @@ class SocialConnectView(SecureAuthView):
         tags=["social"],
     )
     def post(self, request, backend: str):
-        data = SocialAuthSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        social = connect_provider(
-            request.user, backend, _credentials(data.validated_data), self.client(request)
-        )
+        data = self.validated(SocialAuthSerializer, request)
+        social = connect_provider(request.user, backend, _credentials(data), self.client(request))
         return no_store(Response(SocialConnectionSerializer(social).data, status=201))
 
 

@@ -30,11 +30,8 @@ class UserRolesView(AdminView):
     )
     def post(self, request, user_id: str):
         target = find_user(user_id)
-        data = RolesSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        set_roles(
-            target, data.validated_data["roles"], actor=request.user, client=self.client(request)
-        )
+        data = self.validated(RolesSerializer, request)
+        set_roles(target, data["roles"], actor=request.user, client=self.client(request))
         return no_store(Response(UserSerializer(target).data))
 
 
