@@ -159,8 +159,8 @@ def main(argv=None) -> None:
             1,
         ),
         (
-            "alt: previous check, Session.for_authentication (session + user)",
-            lambda: Session.objects.for_authentication(claims["sid"]),
+            "alt: previous check, Session.objects.with_user (session + user)",
+            lambda: Session.objects.with_user(claims["sid"]),
             1,
         ),
         (

@@ -30,8 +30,9 @@ class SessionQuerySet(models.QuerySet):
             revoked_at=now or timezone.now(), revoked_reason=reason
         )
 
-    def for_authentication(self, session_id: str) -> Session | None:
-        """The session with its user, in one query (the per-request check)."""
+    def with_user(self, session_id: str) -> Session | None:
+        """The session with its user in one query; None for an unknown or malformed id.
+        (The per-request check is ``user_with_session_state``.)"""
         try:
             return self.select_related("user").get(pk=session_id)
         except (Session.DoesNotExist, ValidationError, ValueError):

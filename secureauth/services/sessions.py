@@ -124,7 +124,7 @@ def active_sessions(user) -> list[Session]:
 
 def get_own_session(user, session_id: str) -> Session | None:
     """One of the user's sessions by id, or None (unknown, malformed, or another user's)."""
-    found = Session.objects.for_authentication(session_id)
+    found = Session.objects.with_user(session_id)
     if found is None or found.user_id != user.pk:
         return None
     return found
