@@ -32,11 +32,16 @@ def _hmac_key() -> bytes:
     return hashlib.sha256(b"secureauth.refresh-child:" + settings.SECRET_KEY.encode()).digest()
 
 
+def keyed_digest(purpose: str, value: str) -> bytes:
+    """HMAC-SHA256 of ``value`` under the server key, separated by ``purpose``."""
+    message = f"secureauth.{purpose}:".encode() + value.encode("utf-8")
+    return hmac.new(_hmac_key(), message, hashlib.sha256).digest()
+
+
 def recovery_code_digest(code: str) -> str:
     """What is stored for a recovery code: a keyed hash, 16 hex characters (it must fit
     django-otp's StaticToken.token). The plaintext is shown once and never stored."""
-    digest = hmac.new(_hmac_key(), b"secureauth.recovery-code:" + code.encode(), hashlib.sha256)
-    return digest.hexdigest()[:16]
+    return keyed_digest("recovery-code", code).hex()[:16]
 
 
 def derive_child_token(parent: str) -> str:

@@ -9,14 +9,12 @@ biometrics) is required, so a passkey sign-in is multi-factor by itself.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from webauthn import (
@@ -43,6 +41,7 @@ from webauthn.helpers.structs import (
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
+from ..crypto import keyed_digest
 from ..exceptions import Invalid, InvalidCredentials, NotFound, ReauthenticationRequired
 from ..models import Passkey, Session, WebAuthnChallenge
 from ..models.passkeys import credential_id_digest
@@ -193,8 +192,7 @@ def register_passkey(
 def _decoy_credential(email: str) -> PublicKeyCredentialDescriptor:
     """A stable, random-looking credential id for an email with no passkeys, so
     the answer does not reveal whether the account exists."""
-    key = hashlib.sha256(b"secureauth.passkey-decoy:" + settings.SECRET_KEY.encode()).digest()
-    fake_id = hmac.new(key, email.encode("utf-8"), hashlib.sha256).digest()
+    fake_id = keyed_digest("passkey-decoy", email)
     return PublicKeyCredentialDescriptor(id=fake_id, transports=DECOY_TRANSPORTS)
 
 
