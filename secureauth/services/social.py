@@ -1,14 +1,17 @@
 """Social login and SSO: signing in with a provider, linking and unlinking identities.
 
 social-auth-app-django does the provider work (token exchange, ID token
-validation, user data) through the backends the host configured; SecureAuth's
-pipeline applies the linking rules (``secureauth.social.pipeline``). A social
-sign-in opens an ordinary SecureAuth session with ``amr`` ``["fed"]``.
+validation, user data) through the backends the host configured; SecureAuth
+decides which flows each backend accepts (``secureauth.social.flows``), checks that
+a bare access token was issued to this application (``secureauth.social.audience``)
+and applies the linking rules in its pipeline (``secureauth.social.pipeline``). A
+social sign-in opens an ordinary SecureAuth session with ``amr`` ``["fed"]``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -26,6 +29,7 @@ from ..constants import SECOND_FACTOR_METHODS, Event
 from ..exceptions import (
     AccountExists,
     Conflict,
+    EmailUnverified,
     InvalidCredentials,
     NotFound,
     SecureAuthError,
@@ -34,22 +38,30 @@ from ..exceptions import (
 from ..models import Passkey
 from ..models.users import load_security_state
 from ..social.backends import ProviderCredentials, load_backend
+from ..social.flows import require_accepted_flow
 from ..social.pipeline import SocialOutcome
 from . import audit
 from .challenges import PendingMFA, start_challenge
 from .login import complete_sign_in
 from .sessions import IssuedTokens
-from .verification import ensure_sign_in_allowed
+from .verification import ensure_sign_in_allowed, is_email_verified
 
 logger = logging.getLogger("secureauth")
 
+#: The audit reason of a sign-in refused because the provider does not vouch for the email.
+UNVERIFIED = EmailUnverified.code
+
 #: social_core error codes meaning the provider could not be reached at all.
 UNREACHABLE = frozenset({"connection_failed", "timeout", "tls_error"})
+
+#: Connection ids are the row's primary key: ASCII digits only ('²'.isdigit() is True).
+CONNECTION_ID = re.compile(r"[0-9]{1,18}")
 
 __all__ = [
     "ProviderCredentials",
     "connect_provider",
     "disconnect_provider",
+    "ensure_may_connect",
     "list_connections",
     "sign_in_with_provider",
 ]
@@ -59,10 +71,19 @@ def _social_model():
     return module_member(STORAGE).user
 
 
+def _backend_for(backend_name: str, credentials: ProviderCredentials):
+    """The configured backend (NotFound) if it accepts this flow as sent (ValidationError
+    with field errors otherwise); nothing has been sent to the provider yet."""
+    backend = load_backend(backend_name, credentials)
+    require_accepted_flow(backend, credentials)
+    return backend
+
+
 def _run(backend, credentials: ProviderCredentials, outcome: SocialOutcome, **pipeline_kwargs):
-    """Exchange the code (or use the access token) and run the pipeline; the user or None."""
+    """Exchange the code (or check the access token was issued to us) and run the
+    pipeline; the user or None."""
     if credentials.access_token:
-        return backend.do_auth(
+        return backend.complete_with_access_token(
             credentials.access_token, secureauth_outcome=outcome, **pipeline_kwargs
         )
     return backend.auth_complete(secureauth_outcome=outcome, **pipeline_kwargs)
@@ -78,12 +99,18 @@ def _refusal(
         "provider": backend.name,
         "reason": error.code,
         "stage": error.stage,
+        "claim": error.claim,
         "provider_code": error.provider_code,
         "message": (error.detail or str(error))[:300],
     }
     if isinstance(error, AuthConfigurationError) or error.code in UNREACHABLE:
         logger.error("secureauth social backend %s unavailable: %s", backend.name, detail)
         return ServiceUnavailable("Sign-in with this provider is unavailable.")
+    if error.claim == "email_verified":  # the backend itself refuses unverified emails
+        audit.record(
+            Event.LOGIN_FAILED, user=user, client=client, **{**detail, "reason": UNVERIFIED}
+        )
+        return EmailUnverified("The provider does not vouch for this email address.")
     audit.record(Event.LOGIN_FAILED, user=user, client=client, **detail)
     return InvalidCredentials("The provider did not accept these credentials.")
 
@@ -97,16 +124,26 @@ def provider_asserts_mfa(claims: dict) -> bool:
 def sign_in_with_provider(
     backend_name: str, credentials: ProviderCredentials, client: ClientInfo
 ) -> IssuedTokens | PendingMFA:
-    """Sign in with a provider identity (new users are created, matching verified
-    emails linked when allowed, else AccountExists). A user with a second factor
-    gets the MFA challenge unless SOCIAL_TRUST_PROVIDER_MFA is on and the ID
-    token's ``amr`` shows MFA."""
-    backend = load_backend(backend_name, credentials)
+    """Sign in with a provider identity (the pipeline's rules: new users only for a
+    provider-verified email, else EmailUnverified; a matching account linked only when
+    the email is provider-verified and the account has no usable password, else
+    AccountExists). A user with a second factor gets the MFA challenge unless
+    SOCIAL_TRUST_PROVIDER_MFA is on and the ID token's ``amr`` shows MFA."""
+    backend = _backend_for(backend_name, credentials)
     outcome = SocialOutcome()
     try:
         user = _run(backend, credentials, outcome)
     except SocialAuthBaseException as error:
         raise _refusal(backend, error, client) from error
+    except (AccountExists, EmailUnverified) as refusal:  # the pipeline's linking rules
+        audit.record(
+            Event.LOGIN_FAILED,
+            client=client,
+            method="social",
+            provider=backend.name,
+            reason=refusal.code,
+        )
+        raise
     if user is None or not user.is_active:
         audit.record(
             Event.LOGIN_FAILED,
@@ -121,13 +158,7 @@ def sign_in_with_provider(
     ensure_sign_in_allowed(user, client)
     social = user.social_user
     if outcome.linked_by_email:
-        _audit_linked(
-            user,
-            social,
-            client,
-            by_verified_email=True,
-            password_and_sessions_voided=outcome.voided_unproven_account,
-        )
+        _audit_linked(user, social, client, by_verified_email=True)
     amr = ["fed"]
     if app_settings.SOCIAL_TRUST_PROVIDER_MFA and provider_asserts_mfa(outcome.provider_claims):
         amr.append("mfa")
@@ -138,10 +169,19 @@ def sign_in_with_provider(
     return complete_sign_in(user, client, amr, event=Event.SOCIAL_LOGIN, **detail)
 
 
+def ensure_may_connect(user) -> None:
+    """An account gains no other way to sign in until its email is verified
+    (EmailUnverified, 403)."""
+    if not is_email_verified(user):
+        raise EmailUnverified("Verify your email address before adding a way to sign in.")
+
+
 def connect_provider(user, backend_name: str, credentials: ProviderCredentials, client: ClientInfo):
     """Link a provider identity to the signed-in ``user`` (idempotent for an identity
-    already theirs); AccountExists if it belongs to another account."""
-    backend = load_backend(backend_name, credentials)
+    already theirs); EmailUnverified, before the provider is contacted, while the
+    account's email is unverified; AccountExists if it belongs to another account."""
+    ensure_may_connect(user)
+    backend = _backend_for(backend_name, credentials)
     outcome = SocialOutcome()
     try:
         linked = _run(backend, credentials, outcome, user=user)
@@ -193,7 +233,7 @@ def _other_ways_to_sign_in(user, excluding_pk) -> bool:
 def disconnect_provider(user, connection_id: str, client: ClientInfo) -> None:
     """Unlink one of the user's identities (NotFound for anyone else's); Conflict
     when it is the last way to sign in (no usable password, passkey or other identity)."""
-    if not (str(connection_id).isdigit() and len(str(connection_id)) <= 18):
+    if not CONNECTION_ID.fullmatch(str(connection_id)):
         raise NotFound("No such connection.")
     model = _social_model()
     with transaction.atomic():

@@ -6,21 +6,21 @@ sends SecureAuth the result, so ``APIExchangeMixin`` takes those values from
 the call instead, and leaves everything else to the configured social_core
 backend: the token request, the ID token checks (signature from the issuer's
 JWKS, ``iss``, ``aud``, ``exp``/``iat``, ``azp``, ``at_hash``), the UserInfo
-``sub`` check, and the pipeline.
+``sub`` check, and the pipeline. Which flows a backend accepts at all is
+``secureauth.social.flows``.
 
 - ``state`` (optional): accepted once per backend; a replayed state is refused.
-- ``nonce`` (optional): when sent, the ID token must carry exactly it (and it
-  is accepted once); an ID token carrying a nonce the caller did not send is
-  refused as well.
-- ``code_verifier`` (optional): passed to the token request; the provider
-  checks it against the challenge of the authorization request.
+- ``nonce`` (required by OpenID Connect backends): the ID token must carry exactly
+  it, and it is accepted once; an ID token without a nonce is refused.
+- ``code_verifier`` (required with ``code``): passed to the token request; the
+  provider checks it against the challenge of the authorization request.
 - ``redirect_uri``: sent verbatim to the token request; the provider checks it
   against the one the code was issued for.
-- ``id_token`` (access-token flow, OpenID Connect backends): social_core only
-  trusts UserInfo whose ``sub`` matches a validated ID token, so a client that
-  sends its access token sends the ID token it received with it; that token is
-  validated exactly as in the code flow (signature, ``iss``, ``aud`` = our
-  client, ``at_hash`` binding it to the access token, ``nonce``).
+- ``access_token`` alone is accepted only once the provider has confirmed it was
+  issued to this application (``complete_with_access_token``): for OpenID Connect
+  by the ``id_token`` issued with it, validated exactly as in the code flow and
+  required to carry ``at_hash`` (which binds it to this access token); for Google
+  and GitHub by their token-check APIs (``secureauth.social.audience``).
 """
 
 from __future__ import annotations
@@ -32,10 +32,16 @@ from functools import lru_cache
 
 from django.db import IntegrityError, transaction
 from social_core.backends.oauth import BaseOAuth2
-from social_core.exceptions import AuthConfigurationError, AuthResponseError, AuthSessionError
+from social_core.exceptions import (
+    AuthConfigurationError,
+    AuthPolicyError,
+    AuthResponseError,
+    AuthSessionError,
+)
 from social_core.utils import constant_time_compare
 
 from ..exceptions import NotFound
+from .audience import access_token_check, is_openid_connect
 from .strategy import APIStrategy
 
 
@@ -81,7 +87,8 @@ class APIExchangeMixin:
         state = self.credentials.state
         if state and not claim_once(self, "state", state):
             raise AuthSessionError(self, "state replayed", code="state_mismatch", stage="callback")
-        # What the OIDC nonce check and the PKCE step read in a browser flow.
+        # What social_core's nonce check and PKCE step read in a browser flow (both are
+        # overridden here; kept for backends that read it themselves).
         self._oauth2_transaction = {"state": state, "oidc_nonce": self.credentials.nonce}
         return state or None
 
@@ -94,11 +101,10 @@ class APIExchangeMixin:
         return params
 
     def validate_claims(self, id_token) -> None:
-        """OpenID Connect only: the ID token's time claims, then the caller's nonce."""
+        """OpenID Connect only: the ID token's time claims, then the nonce: the caller
+        sent one, the ID token carries exactly it, and it was not used before."""
         self.validate_temporal_claims(id_token)
         expected, received = self.credentials.nonce, id_token.get("nonce")
-        if not expected and received is None:
-            return
         if not (
             expected
             and isinstance(received, str)
@@ -109,12 +115,36 @@ class APIExchangeMixin:
                 self, "Incorrect id_token: nonce", code="nonce_mismatch", stage="token_validation"
             )
 
-    def do_auth(self, access_token, *args, **kwargs):
-        received = self.credentials.id_token
-        if received and self.id_token is None and hasattr(self, "validate_and_return_id_token"):
-            self._oauth2_transaction = {"state": "", "oidc_nonce": self.credentials.nonce}
-            self.id_token = self.validate_and_return_id_token(received, access_token)
-        return super().do_auth(access_token, *args, **kwargs)
+    def complete_with_access_token(self, access_token: str, *args, **kwargs):
+        """The access-token flow: prove the token was issued to this application, then
+        read the user with it and run the pipeline (``do_auth``)."""
+        if is_openid_connect(self):
+            self.id_token = self.id_token_vouching_for(access_token)
+        else:
+            check = access_token_check(self)
+            if check is None:  # flows.require_accepted_flow refuses these before
+                raise AuthPolicyError(self, code="code_flow_only", stage="token_validation")
+            check(self, access_token)
+        return self.do_auth(access_token, *args, **kwargs)
+
+    def id_token_vouching_for(self, access_token: str) -> dict:
+        """The caller's ID token, validated as in the code flow (signature, ``iss``,
+        ``aud`` = our client, ``azp``, times, nonce), and carrying the ``at_hash`` of
+        ``access_token``: an ID token without it does not vouch for any access token."""
+        if not self.credentials.id_token:
+            raise AuthResponseError(
+                self, code="missing_claim", claim="id_token", stage="token_validation"
+            )
+        claims = self.validate_and_return_id_token(self.credentials.id_token, access_token)
+        if not isinstance(claims.get("at_hash"), str):
+            raise AuthResponseError(
+                self,
+                "Incorrect id_token: no at_hash",
+                code="missing_claim",
+                claim="at_hash",
+                stage="token_validation",
+            )
+        return claims
 
     def run_authentication(self, *args, **kwargs):
         # The pipeline's writes (user, identity, verified email) commit together.

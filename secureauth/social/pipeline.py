@@ -1,11 +1,13 @@
 """SecureAuth's steps in the social-auth pipeline, and the pipeline itself.
 
-Rules: an identity already linked signs its user in; otherwise a provider
-email that matches an account links to it only when the provider asserts the
-address is verified and ``SOCIAL_AUTO_LINK_VERIFIED_EMAIL`` is on (else 409
-``account_exists``); otherwise a new user is created with no usable password.
-Provider tokens are never kept; a provider-verified address is recorded as a
-``VerifiedEmail``.
+Rules: an identity already linked signs its user in. A new identity whose email
+belongs to an account links to it only when the provider asserts the address is
+verified, the account has no usable password and ``SOCIAL_AUTO_LINK_VERIFIED_EMAIL``
+is on; otherwise 409 ``account_exists`` (the owner signs in and uses ``connect/``).
+Otherwise a new user is created, with no usable password, only for an address the
+provider asserts verified (else 403 ``email_unverified``). Addresses are compared
+by their canonical key (``secureauth.emails``). Provider tokens are never kept; a
+provider-verified address is recorded as a ``VerifiedEmail``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,12 @@ from django.db import IntegrityError, transaction
 from social_core.backends.github import GithubOAuth2
 
 from ..conf import app_settings
-from ..constants import RevokeReason
-from ..exceptions import AccountExists, EmailTaken, Invalid
+from ..emails import InvalidEmail, canonical_email
+from ..exceptions import AccountExists, EmailTaken, EmailUnverified, Invalid
 from ..models import VerifiedEmail
 from ..models.users import load_security_state
-from ..services.sessions import revoke_all_sessions
 from ..services.users import create_user as create_secureauth_user
-from ..services.users import email_field, find_user_by_any_email, normalize_email
+from ..services.users import email_field, find_user_by_email, normalize_email
 
 PIPELINE = (
     "social_core.pipeline.social_auth.social_details",
@@ -46,10 +47,10 @@ SECRET_KEYS = frozenset({"access_token", "refresh_token", "id_token", "token_typ
 class SocialOutcome:
     """What the pipeline decided, for the service to audit (passed in as ``secureauth_outcome``)."""
 
-    email: str = ""
+    email: str = ""  # as the provider spells it
+    email_key: str = ""  # its canonical key ("" when it has none)
     email_verified: bool = False
     linked_by_email: bool = False
-    voided_unproven_account: bool = False
     new_user: bool = False
     new_association: bool = False
     provider_claims: dict[str, Any] = field(default_factory=dict)
@@ -59,71 +60,79 @@ def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() == "true")
 
 
-def provider_verified(backend, response: dict, email: str) -> bool:
-    """Whether the provider asserts that ``email`` is verified.
+def email_key(email: str) -> str:
+    """The canonical key of ``email``, or "" when it has none."""
+    try:
+        return canonical_email(email) if email else ""
+    except InvalidEmail:
+        return ""
+
+
+def provider_verified(backend, response: dict, key: str) -> bool:
+    """Whether the provider asserts that the address with canonical key ``key`` is verified.
 
     GitHub: the address is the account's primary email and marked verified
     (needs the ``user:email`` scope). OpenID Connect and Google: the
     ``email_verified`` claim of UserInfo, else of the validated ID token."""
-    if not email:
+    if not key:
         return False
     if isinstance(backend, GithubOAuth2):
         return any(
             isinstance(entry, dict)
             and entry.get("primary") is True
             and entry.get("verified") is True
-            and normalize_email(str(entry.get("email", ""))) == email
+            and email_key(str(entry.get("email", ""))) == key
             for entry in response.get("emails") or []
         )
     if "email_verified" in response:
         return _truthy(response["email_verified"])
     id_token = getattr(backend, "id_token", None)
-    if isinstance(id_token, dict) and normalize_email(str(id_token.get("email", ""))) == email:
+    if isinstance(id_token, dict) and email_key(str(id_token.get("email", ""))) == key:
         return _truthy(id_token.get("email_verified"))
     return False
 
 
 def provider_email(backend, details, response, secureauth_outcome: SocialOutcome, **kwargs):
     """Read the provider's email and whether it vouches for it."""
-    email = normalize_email(str(details.get("email") or ""))
+    email = str(details.get("email") or "").strip()
     secureauth_outcome.email = email
-    secureauth_outcome.email_verified = provider_verified(backend, response or {}, email)
+    secureauth_outcome.email_key = email_key(email)
+    secureauth_outcome.email_verified = provider_verified(
+        backend, response or {}, secureauth_outcome.email_key
+    )
     claims = getattr(backend, "id_token", None)
     secureauth_outcome.provider_claims = dict(claims) if isinstance(claims, dict) else {}
 
 
 def link_by_email(backend, secureauth_outcome: SocialOutcome, user=None, **kwargs):
-    """An unknown identity whose email belongs to an account: link it if allowed, else 409."""
-    if user is not None or not secureauth_outcome.email:
+    """An unknown identity whose email belongs to an account: link it only when the
+    provider asserts the address verified and the account has no usable password
+    (a password someone else may have set on an address they do not own must not
+    stay a way into the owner's account), else AccountExists (409)."""
+    if user is not None or not secureauth_outcome.email_key:
         return None
-    existing = find_user_by_any_email(secureauth_outcome.email)
+    existing = find_user_by_email(secureauth_outcome.email_key)
     if existing is None:
         return None
-    if not (secureauth_outcome.email_verified and app_settings.SOCIAL_AUTO_LINK_VERIFIED_EMAIL):
+    if not (
+        secureauth_outcome.email_verified
+        and app_settings.SOCIAL_AUTO_LINK_VERIFIED_EMAIL
+        and not existing.has_usable_password()
+    ):
         raise AccountExists()
-    if not existing.sa_email_verified:
-        _void_unproven_credentials(existing)
-        secureauth_outcome.voided_unproven_account = True
     secureauth_outcome.linked_by_email = True
     return {"user": existing, "is_new": False}
 
 
-def _void_unproven_credentials(user) -> None:
-    """The account's address was never proven, so whoever set its password and
-    holds its sessions may not own the address the provider just proved: a
-    pre-registered account must not stay open to them once the owner links."""
-    if user.has_usable_password():
-        user.set_unusable_password()
-        user.save(update_fields=["password"])
-    revoke_all_sessions(user, RevokeReason.PASSWORD_CHANGED)
-
-
 def create_user(backend, secureauth_outcome: SocialOutcome, user=None, **kwargs):
-    """A new identity with no matching account: a new user without a usable password."""
+    """A new identity with no matching account: a new user without a usable password,
+    only for an address the provider asserts verified (else EmailUnverified, 403)."""
     if user is not None:
         return None
-    if not secureauth_outcome.email:
+    if not secureauth_outcome.email_key:
         raise Invalid("The provider did not share an email address.")
+    if not secureauth_outcome.email_verified:
+        raise EmailUnverified("The provider does not vouch for this email address.")
     try:
         user = create_secureauth_user(secureauth_outcome.email, None)
     except EmailTaken:  # created concurrently: the linking rules apply next time
@@ -147,18 +156,17 @@ def forget_provider_tokens(
 
 
 def record_verified_email(user=None, secureauth_outcome: SocialOutcome | None = None, **kwargs):
-    """A provider-verified address becomes a VerifiedEmail of the user."""
+    """A provider-verified address becomes a VerifiedEmail of the user (spelled as the
+    account spells it when it is the account's own address)."""
     if user is None or secureauth_outcome is None or not secureauth_outcome.email_verified:
         return
-    email = secureauth_outcome.email
     account_email = getattr(user, email_field(), "") or ""
-    if normalize_email(account_email) == email:
-        email = account_email  # stored as the account spells it, as sa_email_verified compares
-    if not VerifiedEmail.objects.filter(user=user, email__iexact=email).exists():
-        try:
-            with transaction.atomic():
-                VerifiedEmail.objects.create(user=user, email=email)
-        except IntegrityError:
-            pass
-    if email == account_email:
+    own_address = email_key(account_email) == secureauth_outcome.email_key
+    email = account_email if own_address else normalize_email(secureauth_outcome.email)
+    try:
+        with transaction.atomic():
+            VerifiedEmail.objects.create(user=user, email=email)
+    except IntegrityError:  # recorded before (the pair is unique)
+        pass
+    if own_address:
         load_security_state(user)

@@ -7,8 +7,15 @@ chosen with ``login_hint`` and consents automatically), ``/token`` (a code is
 single use, PKCE S256/plain checked, client authenticated by HTTP Basic or
 form fields; returns ``access_token`` + ``id_token``) and ``/userinfo``.
 
-Per user: ``email``, ``email_verified``, ``amr``. ``tamper_id_token = True``
-makes ``/token`` hand out ID tokens with a broken signature.
+Per user: ``email``, ``email_verified``, ``amr`` (and, for the GitHub-shaped API,
+``github_id`` and ``emails``). Knobs: ``tamper_id_token = True`` makes ``/token``
+hand out ID tokens with a broken signature; ``omit_at_hash = True`` leaves
+``at_hash`` out of them; ``answer_overrides["tokeninfo" | "github_check"]`` is merged
+into those answers (e.g. a stale ``exp``).
+
+Every access token remembers the client it was issued to, and ``vendors.py`` serves
+Google- and GitHub-shaped APIs under ``/google/`` and ``/github/`` (tokeninfo, user
+data, "check a token"), so tests can hand SecureAuth a token issued to another app.
 
 Run it standalone: ``python -m tests.oidc_provider --port 8700``.
 """
@@ -28,6 +35,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from . import vendors
 
 CODE_LIFETIME = 60
 TOKEN_LIFETIME = 300
@@ -56,6 +65,10 @@ class ProviderUser:
     email_verified: bool = True
     name: str = ""
     amr: list[str] = field(default_factory=lambda: ["pwd"])
+    login: str = ""
+    github_id: int = field(default_factory=lambda: 100000 + secrets.randbelow(10**8))
+    #: GitHub's /user/emails answer; None: the one ``email`` as primary, ``email_verified``.
+    emails: list[dict] | None = None
 
 
 @dataclass
@@ -76,6 +89,8 @@ class OIDCProvider:
         self.codes: dict[str, dict] = {}
         self.access_tokens: dict[str, dict] = {}
         self.tamper_id_token = False
+        self.omit_at_hash = False
+        self.answer_overrides: dict[str, dict] = {}
         self.token_requests: list[dict] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer((host, port), self._handler_class())
@@ -94,8 +109,19 @@ class OIDCProvider:
 
     def add_user(self, login: str, **claims) -> ProviderUser:
         claims.setdefault("sub", "sub-" + secrets.token_hex(6))
-        self.users[login] = ProviderUser(**claims)
+        self.users[login] = ProviderUser(login=login, **claims)
         return self.users[login]
+
+    def access_token_for(self, login: str, client_id: str) -> str:
+        """An access token of user ``login`` issued to ``client_id`` (as its own /token would)."""
+        return self.issue_tokens(self.users[login], client_id)["access_token"]
+
+    def grant_of(self, access_token: str) -> dict | None:
+        """What an unexpired access token was issued for: ``user``, ``client_id``, ``expires``."""
+        grant = self.access_tokens.get(access_token)
+        if grant is None or grant["expires"] < time.time():
+            return None
+        return grant
 
     def reset(self) -> None:
         with self.lock:
@@ -105,6 +131,8 @@ class OIDCProvider:
             self.access_tokens.clear()
             self.token_requests.clear()
             self.tamper_id_token = False
+            self.omit_at_hash = False
+            self.answer_overrides.clear()
 
     def start(self) -> OIDCProvider:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -205,6 +233,7 @@ class OIDCProvider:
         with self.lock:
             self.access_tokens[access_token] = {
                 "user": user,
+                "client_id": client_id,
                 "expires": time.time() + TOKEN_LIFETIME,
             }
         now = int(time.time())
@@ -222,6 +251,8 @@ class OIDCProvider:
         }
         if nonce is not None:
             claims["nonce"] = nonce
+        if self.omit_at_hash:
+            del claims["at_hash"]
         id_token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": self.kid})
         if self.tamper_id_token:
             head, payload, signature = id_token.split(".")
@@ -236,8 +267,8 @@ class OIDCProvider:
 
     def userinfo(self, authorization: str) -> tuple[int, dict]:
         token = authorization[7:] if authorization.startswith("Bearer ") else ""
-        grant = self.access_tokens.get(token)
-        if grant is None or grant["expires"] < time.time():
+        grant = self.grant_of(token)
+        if grant is None:
             return 401, {"error": "invalid_token"}
         user = grant["user"]
         info = {"sub": user.sub, "email_verified": user.email_verified, "name": user.name}
@@ -253,7 +284,7 @@ class OIDCProvider:
             def log_message(self, format, *args):  # quiet
                 pass
 
-            def _send(self, status: int, body: dict, headers: dict | None = None) -> None:
+            def _send(self, status: int, body, headers: dict | None = None) -> None:
                 payload = json.dumps(body).encode() if body or status != 302 else b""
                 self.send_response(status)
                 for name, value in (headers or {}).items():
@@ -276,6 +307,8 @@ class OIDCProvider:
                     self._send(status, body, headers)
                 elif url.path == "/userinfo":
                     self._send(*provider.userinfo(self.headers.get("Authorization", "")))
+                elif vendors.serves(url.path):
+                    self._send(*vendors.answer(provider, "GET", url.path, query, self.headers))
                 else:
                     self._send(404, {"error": "not_found"})
 
@@ -283,6 +316,13 @@ class OIDCProvider:
                 url = urlsplit(self.path)
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode()
+                if vendors.serves(url.path):
+                    try:
+                        body = json.loads(raw or "null")
+                    except ValueError:
+                        body = None
+                    self._send(*vendors.answer(provider, "POST", url.path, body, self.headers))
+                    return
                 form = {k: v[0] for k, v in parse_qs(raw).items()}
                 if url.path == "/token":
                     self._send(*provider.token(form, self.headers.get("Authorization", "")))

@@ -11,9 +11,10 @@ CODE_VERIFIER = r"^[A-Za-z0-9\-._~]{43,128}$"
 
 
 class SocialAuthSerializer(DeviceNameMixin):
-    """Either the provider's ``access_token`` (with its ``id_token`` for OpenID Connect),
-    or an authorization ``code`` with its ``redirect_uri`` (and the PKCE
-    ``code_verifier``, ``state`` and ``nonce`` the client used)."""
+    """Either the provider's ``access_token`` (with its ``id_token`` and ``nonce`` for
+    OpenID Connect), or an authorization ``code`` with its ``redirect_uri`` and the PKCE
+    ``code_verifier`` (PKCE is required), plus the ``state`` and ``nonce`` the client
+    used. What each backend accepts beyond this shape is ``secureauth.social.flows``."""
 
     access_token = serializers.CharField(
         required=False, max_length=4096, trim_whitespace=False, write_only=True
@@ -40,8 +41,12 @@ class SocialAuthSerializer(DeviceNameMixin):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send either access_token, or code and redirect_uri."]}
             )
-        if has_code and not attrs.get("redirect_uri"):
-            raise serializers.ValidationError({"redirect_uri": ["This field is required."]})
+        if has_code:
+            missing = [k for k in ("redirect_uri", "code_verifier") if not attrs.get(k)]
+            if missing:
+                raise serializers.ValidationError(
+                    {name: ["This field is required."] for name in missing}
+                )
         if has_token:
             extra = [k for k in ("code_verifier", "state", "redirect_uri") if attrs.get(k)]
             if extra:

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
 from ...services.social import (
     ProviderCredentials,
     connect_provider,
     disconnect_provider,
+    ensure_may_connect,
     list_connections,
     sign_in_with_provider,
 )
@@ -29,6 +36,24 @@ def _credentials(data: dict) -> ProviderCredentials:
     )
 
 
+@contextmanager
+def flow_field_errors() -> Iterator[None]:
+    """A flow the backend does not accept (``secureauth.social.flows``) is a 400 field error."""
+    try:
+        yield
+    except DjangoValidationError as exc:
+        raise serializers.ValidationError(exc.message_dict)
+
+
+class EmailVerifiedToConnect(BasePermission):
+    """connect/ adds a way to sign in: 403 ``email_unverified`` for an account whose
+    email is not verified, before the body is read or the provider contacted."""
+
+    def has_permission(self, request, view) -> bool:
+        ensure_may_connect(request.user)
+        return True
+
+
 class SocialLoginView(PublicView):
     rate_limit_scope = "social_login"
 
@@ -36,7 +61,9 @@ class SocialLoginView(PublicView):
         request=SocialAuthSerializer,
         responses={
             200: OpenApiResponse(TokenResponseSerializer, "Tokens, or an MFA challenge"),
+            400: OpenApiResponse(description="field errors, e.g. a flow this provider refuses"),
             401: OpenApiResponse(description="invalid_credentials: the provider refused"),
+            403: OpenApiResponse(description="email_unverified: the provider does not vouch"),
             404: OpenApiResponse(description="not_found: no such provider"),
             409: OpenApiResponse(description="account_exists: sign in and link instead"),
         },
@@ -44,28 +71,34 @@ class SocialLoginView(PublicView):
     )
     def post(self, request, backend: str):
         data = self.validated(SocialAuthSerializer, request)
-        outcome = sign_in_with_provider(
-            backend,
-            _credentials(data),
-            self.client(request, data["device_name"]),
-        )
+        with flow_field_errors():
+            outcome = sign_in_with_provider(
+                backend,
+                _credentials(data),
+                self.client(request, data["device_name"]),
+            )
         return sign_in_response(request, outcome)
 
 
 class SocialConnectView(SecureAuthView):
+    permission_classes = [IsAuthenticated, EmailVerifiedToConnect]
     rate_limit_scope = "social_login"
 
     @extend_schema(
         request=SocialAuthSerializer,
         responses={
             201: SocialConnectionSerializer,
+            403: OpenApiResponse(description="email_unverified: verify the account first"),
             409: OpenApiResponse(description="account_exists: linked to another account"),
         },
         tags=["social"],
     )
     def post(self, request, backend: str):
         data = self.validated(SocialAuthSerializer, request)
-        social = connect_provider(request.user, backend, _credentials(data), self.client(request))
+        with flow_field_errors():
+            social = connect_provider(
+                request.user, backend, _credentials(data), self.client(request)
+            )
         return no_store(Response(SocialConnectionSerializer(social).data, status=201))
 
 
