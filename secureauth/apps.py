@@ -1,4 +1,4 @@
-from django.apps import AppConfig
+from django.apps import AppConfig, apps
 
 
 class SecureAuthConfig(AppConfig):
@@ -8,3 +8,10 @@ class SecureAuthConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks, receivers  # noqa: F401  (registers checks and signal receivers)
+
+        if apps.is_installed("django.contrib.admin"):
+            # The default admin site's login goes through the login limiter and
+            # the second factor, with no configuration (docs/operations.md).
+            from .admin.site import install_on_default_site
+
+            install_on_default_site()
