@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -13,6 +14,10 @@ from .constants import DeviceType
 
 MAX_USER_AGENT = 512
 MAX_DEVICE_NAME = 128
+#: How much of a stored user agent a response shows.
+MAX_USER_AGENT_SHOWN = 256
+# C0 and C1 controls (DEL included) and the Unicode bidi embeddings, overrides and isolates.
+_UNSAFE_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 DESKTOP_OS = ("Windows", "Mac OS X", "Linux", "Ubuntu", "Fedora", "Chrome OS", "FreeBSD", "Debian")
 MOBILE_OS = ("iOS", "Android", "Windows Phone", "BlackBerry OS", "KaiOS")
@@ -48,26 +53,59 @@ class ClientInfo:
     device_name: str = ""
 
 
-def _valid_ip(value: str) -> str | None:
+# "[v6]" or "v4", then an optional ":port" (ASCII digits); anything else is a bare address.
+_HOST_PORT = re.compile(r"(?:\[(?P<v6>[^\]]*)\]|(?P<v4>[\d.]+))(?::(?P<port>\d{1,5}))?", re.ASCII)
+
+
+def _valid_ip(value: str, version: int | None = None) -> str | None:
     try:
-        return str(ipaddress.ip_address(value.strip()))
+        ip = ipaddress.ip_address(value.strip())
     except ValueError:
         return None
+    return str(ip) if version in (None, ip.version) else None
+
+
+def forwarded_ip(entry: str) -> str | None:
+    """The address of one ``X-Forwarded-For`` entry: a bare IPv4/IPv6 address,
+    ``ip:port``, ``[v6]`` or ``[v6]:port``; None for anything else."""
+    entry = entry.strip()
+    match = _HOST_PORT.fullmatch(entry)
+    if match is None:
+        return _valid_ip(entry)
+    if match["port"] is not None and int(match["port"]) > 65535:
+        return None
+    if match["v6"] is not None:
+        return _valid_ip(match["v6"], version=6)
+    return _valid_ip(match["v4"], version=4)
 
 
 def client_ip(remote_addr: str | None, forwarded_for: str | None) -> str | None:
     """The client's IP: ``REMOTE_ADDR``, or the ``X-Forwarded-For`` entry added by
-    the outermost of ``NUM_PROXIES`` trusted proxies. Entries a client wrote
-    itself (left of that) are never trusted."""
+    the outermost of ``NUM_PROXIES`` trusted proxies (its port, if any, dropped).
+
+    Several headers folded by the server are one comma-separated list, read from the
+    right; empty entries keep their place, so nothing a client wrote (left of the
+    ``NUM_PROXIES``-th entry from the right) is ever trusted. An unusable entry there
+    means ``REMOTE_ADDR``, never an entry further left."""
     num_proxies = app_settings.NUM_PROXIES
-    if num_proxies and forwarded_for:
-        entries = [e for e in forwarded_for.split(",") if e.strip()]
-        if entries:
-            candidate = entries[-min(num_proxies, len(entries))]
-            ip = _valid_ip(candidate)
-            if ip:
-                return ip
+    if num_proxies and forwarded_for and forwarded_for.strip():
+        entries = forwarded_for.split(",")
+        ip = forwarded_ip(entries[-min(num_proxies, len(entries))])
+        if ip:
+            return ip
     return _valid_ip(remote_addr or "")
+
+
+def neutralize(text: str) -> str:
+    """Client-supplied text with control and bidi characters replaced by U+FFFD, so that
+    it cannot fake lines, or reorder what a page shows around it."""
+    return _UNSAFE_CHARACTERS.sub("\ufffd", text)
+
+
+def display_user_agent(user_agent: str) -> str:
+    """A client-supplied user agent as a response may show it: at most
+    ``MAX_USER_AGENT_SHOWN`` characters, neutralized."""
+    return neutralize((user_agent or "")[:MAX_USER_AGENT_SHOWN])
 
 
 def _device_type(ua: str, os_family: str, device_family: str) -> str:
@@ -89,7 +127,8 @@ def _device_type(ua: str, os_family: str, device_family: str) -> str:
 
 @lru_cache(maxsize=1024)
 def parse_device(user_agent: str) -> DeviceInfo:
-    """Browser, OS and device type of a User-Agent (ua-parser's bundled rules)."""
+    """Browser, OS and device type of a User-Agent (ua-parser's bundled rules); the
+    names, captured from client-supplied text, neutralized."""
     if not user_agent:
         return DeviceInfo("", "", DeviceType.OTHER, "")
     result = parse(user_agent)
@@ -99,7 +138,8 @@ def parse_device(user_agent: str) -> DeviceInfo:
     browser = "" if browser == "Other" else browser
     os_name = "" if os_family == "Other" else os_family
     model = "" if device in ("Other", "Spider") else device
-    return DeviceInfo(browser, os_name, _device_type(user_agent, os_family, device), model)
+    device_type = _device_type(user_agent, os_family, device)
+    return DeviceInfo(neutralize(browser), neutralize(os_name), device_type, neutralize(model))
 
 
 def device_display_name(info: DeviceInfo, device_name: str = "") -> str:

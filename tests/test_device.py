@@ -97,7 +97,7 @@ def test_a_missing_user_agent_is_other(api, user):
 def test_a_very_long_user_agent_is_truncated(api, user):
     ua = UAS["desktop_chrome"] + " x" * 2000
     session = signin(api, user, HTTP_USER_AGENT=ua)
-    assert session["user_agent"] == ua[:512]
+    assert session["user_agent"] == ua[:256]
     assert session["device"]["browser"] == "Chrome"
 
 
@@ -168,7 +168,7 @@ def test_refresh_records_the_clients_current_ip(api, user):
         (1, "192.0.2.1", "203.0.113.9", "203.0.113.9"),
         (1, "192.0.2.1", "1.1.1.1, 2.2.2.2, 203.0.113.9", "203.0.113.9"),
         (1, "192.0.2.1", " 203.0.113.9 ", "203.0.113.9"),
-        (1, "192.0.2.1", "203.0.113.9:443", "192.0.2.1"),
+        (1, "192.0.2.1", "203.0.113.9:443", "203.0.113.9"),  # a port is dropped
         (1, "192.0.2.1", "<script>", "192.0.2.1"),
         (2, "192.0.2.1", "1.1.1.1, 203.0.113.9, 10.0.0.1", "203.0.113.9"),
         (2, "192.0.2.1", "203.0.113.9", "203.0.113.9"),
@@ -180,3 +180,62 @@ def test_refresh_records_the_clients_current_ip(api, user):
 def test_client_ip(num_proxies, remote_addr, forwarded_for, expected):
     with secureauth_settings(NUM_PROXIES=num_proxies):
         assert client_ip(remote_addr, forwarded_for) == expected
+
+
+# The user agent is client-supplied: shown bounded and without control characters
+
+HOSTILE_UA = (
+    "Mozilla/5.0\r\nX-Injected: 1\n\x1b[2J\x07\x7f\x85\x9b"
+    "\u202eevil\u202c\u202a\u202b\u202d\u2066\u2067\u2068\u2069 tail" + "A" * 600
+)
+UNSAFE = [chr(c) for c in (*range(0x20), *range(0x7F, 0xA0))] + [
+    *map(chr, range(0x202A, 0x202F)),
+    *map(chr, range(0x2066, 0x206A)),
+]
+
+
+def audit_user_agents(api, user, user_agent: str) -> list[str]:
+    """Sign in with ``user_agent``; the user agents GET audit/ then shows."""
+    body = {"email": user.email, "password": PASSWORD}
+    tokens = api.post("/auth/login/", body, format="json", HTTP_USER_AGENT=user_agent).json()
+    response = api.get("/auth/audit/", HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    assert response.status_code == 200, response.content
+    return [event["user_agent"] for event in response.json()["results"]]
+
+
+def test_audit_shows_a_hostile_user_agent_bounded_and_neutralized(api, user):
+    # The attacker fails a login on the victim's account with a User-Agent of its choosing.
+    failed = api.post(
+        "/auth/login/",
+        {"email": user.email, "password": "not the password"},
+        format="json",
+        HTTP_USER_AGENT=HOSTILE_UA,
+    )
+    assert failed.status_code == 401
+    shown = audit_user_agents(api, user, HOSTILE_UA)  # the victim's own sign-in, too
+    expected = "".join("\ufffd" if ch in UNSAFE else ch for ch in HOSTILE_UA[:256])
+    assert expected.startswith("Mozilla/5.0\ufffd\ufffdX-Injected: 1\ufffd\ufffd[2J")
+    assert len(shown) == 2
+    for user_agent in shown:
+        assert user_agent == expected
+        assert len(user_agent) == 256 and not set(user_agent) & set(UNSAFE)
+
+
+def test_audit_shows_an_ordinary_user_agent_verbatim(api, user):
+    unicode_ua = "Mozilla/5.0 (Linux; Android 14; Pixel 8) Überbrowser/1.0 日本語"
+    assert audit_user_agents(api, user, UAS["desktop_chrome"]) == [UAS["desktop_chrome"]]
+    assert audit_user_agents(api, user, unicode_ua)[0] == unicode_ua
+
+
+def test_device_derived_from_a_hostile_user_agent_is_neutralized(api, user):
+    hostile = (
+        "Mozilla/5.0 (Linux; Android 14; Pi\u202exel\n8) AppleWebKit/537.36 "
+        "(KHTML, like Gecko) Chrome/124.0 Mobile Safari/537.36",
+        "x\u202eygg\x1b/1.0 CFNetwork/1.0 Darwin/1",
+        "Evil\nBot\u2066/1.0",
+    )
+    for user_agent in hostile:
+        device = signin(api, user, HTTP_USER_AGENT=user_agent)["device"]
+        shown = "".join(device.values())
+        assert not set(shown) & set(UNSAFE), device
+    assert "\ufffd" in shown  # "Evil\ufffdBot\ufffd" is still shown, neutralized

@@ -9,6 +9,7 @@ from unittest import mock
 import pytest
 from django.db import OperationalError, connection
 
+from secureauth.models import Passkey, Session
 from tests.conftest import PASSWORD, bearer, login, refresh, secureauth_settings
 
 LEAKS = ("Traceback", "SELECT ", "INSERT ", "UPDATE ", "psycopg", "sqlite", 'File "', "md5$")
@@ -232,3 +233,72 @@ def test_no_response_contains_a_password_hash_or_token_hash(api, user):
     ]
     for response in responses:
         assert_no_leak(response, *secrets)
+
+
+# Ids in the path: ASCII digits or a UUID, nothing else
+
+#: ``int()`` and ``uuid.UUID()`` read these digits like ASCII ones.
+NON_ASCII_DIGITS = [
+    str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"),  # Arabic-Indic
+    str.maketrans("0123456789", "０１２３４５６７８９"),  # fullwidth
+]
+MALFORMED_IDS = ["²", "١٢", "１２", "9" * 40, "-1", "1e3", "%00", "0x1", "1_0"]
+
+
+@pytest.fixture
+def admin_api(api, make_user):
+    """(client signed in as an admin, a second session of the admin, a passkey of the
+    admin, another user): one of each thing a path id can name."""
+    admin = make_user("admin@example.com", roles=["admin"])
+    api.credentials(**bearer(login(api, admin.email)))
+    other_session = login(api, admin.email)["session"]["id"]
+    passkey = Passkey.objects.create(
+        user=admin, name="key", credential_id=b"c", credential_id_hash="7" * 64, public_key=b"p"
+    )
+    return api, other_session, str(passkey.pk), make_user("target@example.com")
+
+
+def _call(api, kind: str, some_id: str):
+    if kind == "session":
+        return api.delete(f"/auth/sessions/{some_id}/")
+    if kind == "passkey":
+        return api.delete(f"/auth/passkeys/{some_id}/", {"password": PASSWORD}, format="json")
+    if kind == "roles":
+        return api.post(f"/auth/users/{some_id}/roles/", {"roles": ["admin"]}, format="json")
+    return api.post(f"/auth/users/{some_id}/revoke-sessions/")
+
+
+KINDS = ["session", "passkey", "roles", "revoke-sessions"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("bad_id", MALFORMED_IDS)
+def test_a_malformed_id_in_the_path_is_a_404(admin_api, kind, bad_id):
+    api = admin_api[0]
+    assert_error_body(_call(api, kind, bad_id), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("kind", "spelling"),
+    [
+        (kind, spelling)
+        for spelling in ("arabic-indic", "fullwidth", "spaces", "plus")
+        for kind in KINDS
+    ],
+)
+def test_an_existing_id_spelt_otherwise_names_nothing(admin_api, kind, spelling):
+    """A path id is the id as the API issued it, in ASCII: "١٢" must not reach user 12,
+    nor a UUID spelt with other digits the session or passkey it resembles."""
+    api, session_id, passkey_id, target = admin_api
+    real = {"session": session_id, "passkey": passkey_id}.get(kind, str(target.pk))
+    respelt = {
+        "arabic-indic": real.translate(NON_ASCII_DIGITS[0]),
+        "fullwidth": real.translate(NON_ASCII_DIGITS[1]),
+        "spaces": f" {real} ",
+        "plus": f"+{real}",
+    }[spelling]
+    assert respelt != real
+    assert_error_body(_call(api, kind, respelt), 404, "not_found")
+    assert Session.objects.get(pk=session_id).is_active()
+    assert Passkey.objects.filter(pk=passkey_id).exists()
+    assert not target.groups.exists()

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
-from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from .. import signals
@@ -15,6 +14,7 @@ from ..client import ClientInfo
 from ..constants import Event, RevokeReason
 from ..exceptions import Invalid, NotFound
 from ..models import Session
+from ..models.ids import pk_from_path
 from ..models.users import load_security_state
 from . import audit
 from .sessions import revoke_session
@@ -107,10 +107,8 @@ def set_roles(user, roles: Iterable[str], *, actor=None, client: ClientInfo | No
 def find_user(user_id: str):
     """The user with this id, with its security state; NotFound if unknown or malformed."""
     User = get_user_model()
-    try:
-        user = User._default_manager.filter(pk=user_id).first()
-    except (ValueError, TypeError, OverflowError, ValidationError):
-        user = None
+    pk = pk_from_path(User, user_id)
+    user = None if pk is None else User._default_manager.filter(pk=pk).first()
     if user is None:
         raise NotFound("No such user.")
     load_security_state(user)

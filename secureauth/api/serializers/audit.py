@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from ...client import display_user_agent
+
 #: detail keys that name someone other than the caller; never shown to the caller
 PRIVATE_DETAIL_KEYS = frozenset({"actor"})
 
@@ -11,7 +13,8 @@ PRIVATE_DETAIL_KEYS = frozenset({"actor"})
 class AuditEventSerializer(serializers.Serializer):
     """One event. When someone else acted on the caller's account (an administrator),
     that person's IP and user agent are withheld: a response never holds another
-    user's data."""
+    user's data. The user agent is whatever the client sent: shown bounded and with
+    control characters replaced (``display_user_agent``)."""
 
     id = serializers.CharField()
     event = serializers.CharField()
@@ -32,7 +35,7 @@ class AuditEventSerializer(serializers.Serializer):
         return None if self._by_someone_else(entry) else entry.ip
 
     def get_user_agent(self, entry) -> str:
-        return "" if self._by_someone_else(entry) else entry.user_agent
+        return "" if self._by_someone_else(entry) else display_user_agent(entry.user_agent)
 
     def get_detail(self, entry) -> dict:
         detail = {k: v for k, v in (entry.detail or {}).items() if k not in PRIVATE_DETAIL_KEYS}

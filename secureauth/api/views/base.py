@@ -14,7 +14,7 @@ from ...exceptions import NotFound
 from ...throttling import enforce_rate
 from ..cookies import set_cookie, wants_cookie
 from ..exception_handler import exception_handler
-from ..parsers import LimitedJSONParser
+from ..parsers import LimitedJSONParser, read_chunked_body
 from ..serializers import MFAChallengeSerializer
 from ..serializers.core import token_data
 
@@ -32,6 +32,8 @@ class SecureAuthView(APIView):
         return exception_handler
 
     def initial(self, request, *args, **kwargs):
+        # Before anything reads the body: a chunked one is read here or refused.
+        read_chunked_body(request._request)
         super().initial(request, *args, **kwargs)
         if self.rate_limit_scope and request.method == "POST":
             enforce_rate(request, self.rate_limit_scope, self.client_ip(request) or "unknown")
