@@ -1,13 +1,15 @@
 """Settings of the example SecureAuth service, read from the environment.
 
-With nothing set it runs on SQLite and the local-memory cache (DEBUG must then
-be on, for the development secret key). Production: set SECRET_KEY,
-DATABASE_URL (PostgreSQL), REDIS_URL, ALLOWED_HOSTS and SECUREAUTH_* below.
+With nothing set but DEBUG=1 it runs on SQLite and the local-memory cache, with a
+random development key kept in var/ (without SECRET_KEY and DEBUG=1 it refuses to
+start). Production: set SECRET_KEY, DATABASE_URL (PostgreSQL), REDIS_URL, ALLOWED_HOSTS
+and SECUREAUTH_* below.
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 from pathlib import Path
 
 import dj_database_url
@@ -24,14 +26,27 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def development_secret_key(path: Path) -> str:
+    """A random key made once for this checkout (never a key published in the source:
+    refresh-token children and signed links derive from SECRET_KEY)."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+VAR_DIR = Path(os.environ.get("SECUREAUTH_VAR_DIR", BASE_DIR / "var"))
+
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
-# With no environment at all this is a local development service; setting
-# SECRET_KEY switches to production defaults (DEBUG off unless asked for).
-DEBUG = env_bool("DEBUG", default=not SECRET_KEY)
+# DEBUG is off unless DEBUG=1 is set explicitly (``python3 dev.py serve`` does).
+DEBUG = env_bool("DEBUG", default=False)
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured("Set SECRET_KEY (DEBUG is off: no development key).")
-    SECRET_KEY = "development-only-secret-key-do-not-use-in-production-0123456789"
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY (or DEBUG=1 for a local development service)."
+        )
+    SECRET_KEY = development_secret_key(VAR_DIR / "dev-secret-key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 
 INSTALLED_APPS = [
@@ -80,7 +95,6 @@ TEMPLATES = [
     },
 ]
 
-VAR_DIR = Path(os.environ.get("SECUREAUTH_VAR_DIR", BASE_DIR / "var"))
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),

@@ -26,6 +26,9 @@ DURATIONS = {
     "MFA_TOKEN_LIFETIME",
     "PASSKEY_CHALLENGE_LIFETIME",
     "CLEANUP_RETENTION",
+    "NEW_DEVICE_WINDOW",
+    "SESSION_REPORT_LINK_LIFETIME",
+    "REAUTH_MAX_AGE",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -54,6 +57,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_REQUEST_BYTES": 64 * 1024,
     # Login protection
     "LOGIN_FAILURES_ALLOWED": 5,
+    "LOGIN_NETWORK_FAILURES_ALLOWED": 50,  # per IPv6 /48
     "LOGIN_BACKOFF_BASE": 30,
     "LOGIN_BACKOFF_MAX": timedelta(minutes=15),
     "LOGIN_FAILURE_WINDOW": timedelta(hours=1),
@@ -68,12 +72,19 @@ DEFAULTS: dict[str, Any] = {
         "email_verify_resend": "3/h",
         "passkey_login": "30/m",
         "social_login": "30/m",
+        "session_report": "30/h",
     },
     # Accounts
     "ALLOW_UNVERIFIED_LOGIN": True,
+    "SEND_MAIL_IN_BACKGROUND": True,  # deliver mail from a background thread
+    "NEW_DEVICE_WINDOW": timedelta(days=90),
+    "SESSION_REPORT_LINK_LIFETIME": timedelta(hours=24),
+    "SESSION_REPORT_URL": "{frontend}/report-session?token={token}",
     "FRONTEND_URL": "http://localhost:3000",
     "PASSWORD_RESET_URL": "{frontend}/reset-password?uid={uid}&token={token}",
     "EMAIL_VERIFY_URL": "{frontend}/verify-email?uid={uid}&token={token}",
+    # Re-authentication
+    "REAUTH_MAX_AGE": timedelta(seconds=300),
     # MFA and passkeys
     "MFA_TOKEN_LIFETIME": timedelta(minutes=5),
     "MFA_MAX_ATTEMPTS": 5,

@@ -29,6 +29,11 @@ class Event(models.TextChoices):
     SOCIAL_LOGIN = "social_login"
     SOCIAL_LINKED = "social_linked"
     SOCIAL_UNLINKED = "social_unlinked"
+    REAUTHENTICATED = "reauthenticated"
+    SESSION_REPORTED = "session_reported"
+    NEW_DEVICE_SIGN_IN = "new_device_sign_in"
+    MAGIC_LINK_REQUESTED = "magic_link_requested"
+    MAGIC_LINK_USED = "magic_link_used"
 
 
 class RevokeReason(models.TextChoices):
@@ -40,6 +45,7 @@ class RevokeReason(models.TextChoices):
     PASSWORD_RESET = "password_reset"
     MFA_CHANGED = "mfa_changed"
     ADMIN = "admin"
+    REPORTED = "reported"  # the user said "this wasn't me" from a new-device mail
 
 
 class DeviceType(models.TextChoices):

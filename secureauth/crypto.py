@@ -44,13 +44,20 @@ def recovery_code_digest(code: str) -> str:
     return keyed_digest("recovery-code", code).hex()[:16]
 
 
-def derive_child_token(parent: str) -> str:
-    """The child of ``parent``: HMAC(server key, parent).
+def new_child_salt() -> bytes:
+    """The random value stored with a refresh token and mixed into its child."""
+    return secrets.token_bytes(16)
 
-    Deterministic, so a retry inside the grace window gets the same child
-    without the child ever being stored in clear.
+
+def derive_child_token(parent: str, salt: bytes = b"") -> str:
+    """The child of ``parent``: HMAC(server key, salt || parent).
+
+    Deterministic, so a retry inside the grace window gets the same child without
+    the child ever being stored in clear; the per-token ``salt`` lives only in the
+    database, so the key and an old token are not enough to compute the current one.
+    (An empty salt is the derivation of tokens issued before salts existed.)
     """
-    digest = hmac.new(_hmac_key(), parent.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(_hmac_key(), bytes(salt) + parent.encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 

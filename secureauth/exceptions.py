@@ -28,6 +28,15 @@ class InvalidCredentials(SecureAuthError):
     default_detail = "Invalid email or password."
 
 
+class IncorrectPassword(SecureAuthError):
+    """A password re-entered by a signed-in caller is wrong: 400, not 401, so a client
+    does not take it for an expired access token."""
+
+    status_code = 400
+    code = "invalid_credentials"
+    default_detail = "The password is incorrect."
+
+
 class NotAuthenticated(SecureAuthError):
     status_code = 401
     code = "not_authenticated"
@@ -65,9 +74,25 @@ class PermissionDenied(SecureAuthError):
 
 
 class ReauthenticationRequired(SecureAuthError):
-    status_code = 403
+    """RFC 9470: the access token's ``auth_time`` is too old for this operation."""
+
+    status_code = 401
     code = "reauthentication_required"
     default_detail = "Confirm your identity to perform this action."
+
+    def __init__(self, detail: str | None = None, *, max_age: int = 300) -> None:
+        super().__init__(detail)
+        self.max_age = int(max_age)
+
+    @property
+    def www_authenticate(self) -> str:
+        return f'Bearer error="insufficient_user_authentication", max_age={self.max_age}'
+
+
+class EmailUnverified(SecureAuthError):
+    status_code = 403
+    code = "email_unverified"
+    default_detail = "Verify your email address first."
 
 
 class MFAInvalid(SecureAuthError):

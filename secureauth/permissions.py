@@ -18,6 +18,7 @@ from rest_framework.permissions import BasePermission, OperationHolderMixin
 
 from .authentication import AccessToken
 from .constants import SECOND_FACTOR_METHODS
+from .services.reauth import require_recent_authentication
 
 
 def user_roles(user) -> set[str]:
@@ -101,3 +102,16 @@ class IsMFAAuthenticated(_Instance):
     def has_permission(self, request, view) -> bool:
         auth = request.auth
         return isinstance(auth, AccessToken) and bool(SECOND_FACTOR_METHODS & set(auth.amr))
+
+
+class IsRecentlyAuthenticated(BasePermission):
+    """The access token's ``auth_time`` is within REAUTH_MAX_AGE; otherwise 401
+    ``reauthentication_required`` with the RFC 9470 challenge (the client calls
+    ``reauthenticate/`` and retries with the new access token)."""
+
+    def has_permission(self, request, view) -> bool:
+        access = request.auth
+        if not isinstance(access, AccessToken):
+            return False
+        require_recent_authentication(access.claims)
+        return True

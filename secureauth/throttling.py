@@ -6,14 +6,18 @@ Redis every process sees the same counters; every key carries a timeout, so
 nothing needs cleaning up. When that cache cannot be reached, limits fail
 closed (``ServiceUnavailable``, HTTP 503) unless ``RATE_LIMIT_FAIL_OPEN`` is on.
 
-Login rule (see docs/security.md): failures are counted per client IP and per
-submitted email, whether or not the account exists. The attempt that brings a
-key to ``LOGIN_FAILURES_ALLOWED`` failures locks it for ``LOGIN_BACKOFF_BASE``
-seconds; an attempt on a locked key is refused with 429 and counts as one more
-failure, so the lock (and ``Retry-After``) doubles with each further attempt,
-up to ``LOGIN_BACKOFF_MAX``. A success clears the email's counter, never the
-IP's. Each attempt is counted *before* the password is checked, with atomic
-cache operations, so parallel requests cannot slip past the allowance.
+Login rule (see docs/security.md): only failed password checks count, per
+client IP (IPv6: per /64, and per /48 with a larger allowance) and per
+submitted email, whether or not the account exists. The failure that brings a
+key to its allowance locks it for ``LOGIN_BACKOFF_BASE`` seconds; each further
+failure (possible once the lock has run out) doubles the lock, up to
+``LOGIN_BACKOFF_MAX``. Attempts on a locked key are refused and not counted. A
+correct password, or an attempt that ends in a server error, never adds to a
+count, so an outage never locks anyone out. Parallel guesses cannot get past
+the allowance: at most as many attempts per key as it has failures left are
+checked at the same time (an atomic in-flight counter); the others are refused
+with ``Retry-After: 1`` and not counted. A success clears the email's count,
+never the IP's.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import logging
+import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -30,13 +37,17 @@ from django.core.cache import caches
 from django_ratelimit.core import get_usage
 
 from .conf import app_settings
+from .emails import InvalidEmail, canonical_email
 from .exceptions import RateLimited, ServiceUnavailable
 
 logger = logging.getLogger("secureauth")
 T = TypeVar("T")
 
-#: IPv6 clients are counted per /64 (one subscriber's usual allocation).
+#: IPv6 clients are counted per /64 (one subscriber's usual allocation), and
+#: their failures per /48 too (a site's), with LOGIN_NETWORK_FAILURES_ALLOWED.
 IPV6_PREFIX = 64
+IPV6_NETWORK_PREFIX = 48
+TOO_MANY_AT_ONCE = "Too many sign-in attempts at once. Try again in a moment."
 
 
 class CacheUnavailable(Exception):
@@ -88,10 +99,11 @@ def ip_bucket(ip: str) -> str:
     return str(address)
 
 
-def backoff_seconds(failures: int) -> int:
+def backoff_seconds(failures: int, allowed: int | None = None) -> int:
     """Lock length after ``failures`` failures: LOGIN_BACKOFF_BASE at the allowance,
     doubled per failure past it, capped at LOGIN_BACKOFF_MAX (0 below the allowance)."""
-    allowed = app_settings.LOGIN_FAILURES_ALLOWED
+    if allowed is None:
+        allowed = app_settings.LOGIN_FAILURES_ALLOWED
     if failures < allowed:
         return 0
     base = app_settings.LOGIN_BACKOFF_BASE.total_seconds()
@@ -122,102 +134,158 @@ def _decr(cache, key: str) -> None:
         pass
 
 
-class LoginLimiter:
-    """The limits one login attempt is subject to: its client IP and its email.
+#: How long an in-flight mark outlives a worker that died mid-check.
+IN_FLIGHT_TIMEOUT = 30
 
-    ``check()`` before the password is verified (it counts the attempt as a
-    failure and refuses it when a key is locked), then exactly one of
-    ``record_failure()`` or ``record_success()``.
+
+@dataclass(frozen=True)
+class LimitKey:
+    """One thing login failures are counted under (an email, an IP, a network)."""
+
+    name: str  # "email", "ip" or "network": what the audit log names
+    key: str
+    allowed: int
+
+    @property
+    def failures(self) -> str:
+        return self.key + ":failures"
+
+    @property
+    def lock(self) -> str:
+        return self.key + ":lock"
+
+    @property
+    def in_flight(self) -> str:
+        return self.key + ":inflight"
+
+
+def login_keys(ip: str | None, email: str) -> list[LimitKey]:
+    """The keys one login attempt is counted under."""
+    try:
+        email = canonical_email(email)
+    except InvalidEmail:
+        email = email.strip().casefold()
+    allowed = app_settings.LOGIN_FAILURES_ALLOWED
+    keys = [LimitKey("email", f"secureauth:login:email:{_digest(email)}", allowed)]
+    if ip:
+        keys.append(LimitKey("ip", f"secureauth:login:ip:{_digest(ip_bucket(ip))}", allowed))
+        network = ipv6_network(ip)
+        if network:
+            keys.append(
+                LimitKey(
+                    "network",
+                    f"secureauth:login:net:{_digest(network)}",
+                    app_settings.LOGIN_NETWORK_FAILURES_ALLOWED,
+                )
+            )
+    return keys
+
+
+def ipv6_network(ip: str) -> str | None:
+    """The /48 an IPv6 client belongs to (a site's usual allocation); None for IPv4."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if not isinstance(address, ipaddress.IPv6Address) or address.ipv4_mapped is not None:
+        return None
+    return str(ipaddress.ip_network(f"{address}/{IPV6_NETWORK_PREFIX}", strict=False))
+
+
+class LoginLimiter:
+    """The limits one password check is subject to: its client IP and its email.
+
+    Use ``attempt()`` around the check; inside it, ``failed()`` when the password
+    was wrong or ``succeeded()`` when it was right::
+
+        with limiter.attempt():
+            if not verify_password(user, password):
+                limiter.failed()
+                raise InvalidCredentials()
+            limiter.succeeded()
     """
 
     def __init__(self, ip: str | None, email: str) -> None:
-        email_digest = _digest(email.strip().lower())
-        self.email_key = f"secureauth:login:email:{email_digest}"
-        self.ip_key = f"secureauth:login:ip:{_digest(ip_bucket(ip))}" if ip else None
-        self.keys = [self.email_key] + ([self.ip_key] if self.ip_key else [])
+        self.keys = login_keys(ip, email)
+        self.email_key = self.keys[0]
         self.hour = int(time.time() // 3600)
-        self.ceiling_key = f"secureauth:login:account:{email_digest}:{self.hour}"
-        self._installed_locks: set[str] = set()
-        self._counted = False  # check() counted this attempt
-
-    @staticmethod
-    def failures_key(key: str) -> str:
-        return key + ":failures"
-
-    @staticmethod
-    def lock_key(key: str) -> str:
-        return key + ":lock"
+        self.ceiling_key = f"{self.email_key.key}:hour:{self.hour}"
+        self._admitted: list[LimitKey] = []
 
     def _counter_timeout(self) -> int:
         # A counter must outlive the longest lock, or a lock would outlive its count.
         window = app_settings.LOGIN_FAILURE_WINDOW.total_seconds()
         return int(max(window, app_settings.LOGIN_BACKOFF_MAX.total_seconds() + 60))
 
-    def check(self) -> None:
-        """Count this attempt and let it through, or raise RateLimited.
+    @contextmanager
+    def attempt(self) -> Iterator[LoginLimiter]:
+        """Admit one password check, or raise RateLimited (nothing counted): a key is
+        locked, the account's hourly ceiling is reached, or as many checks as the key
+        has failures left are already running (``Retry-After: 1``)."""
+        try:
+            _guard(self._admit, None)
+            yield self
+        finally:
+            self._release()
 
-        Refused: the email's hourly failures reached ACCOUNT_FAILURES_PER_HOUR,
-        or a key is locked (the refused attempt then stays counted on the locked
-        keys, doubling their lock, and is withdrawn from the others)."""
-        _guard(self._check, None)
-
-    def _check(self) -> None:
+    def _admit(self) -> None:
         cache = _cache()
         ceiling = cache.get(self.ceiling_key) or 0
         if ceiling >= app_settings.ACCOUNT_FAILURES_PER_HOUR:
             raise RateLimited(retry_after=(self.hour + 1) * 3600 - int(time.time()))
-        timeout = self._counter_timeout()
-        counts: dict[str, int] = {}
-        refused: dict[str, int] = {}
+        now = time.time()
+        locks = cache.get_many([key.lock for key in self.keys])
+        if locks:
+            raise RateLimited(retry_after=math.ceil(max(locks.values()) - now))
+        failures = cache.get_many([key.failures for key in self.keys])
         for key in self.keys:
-            failures = _incr(cache, self.failures_key(key), timeout)
-            counts[key] = failures
-            self._counted = True
-            lock = backoff_seconds(failures)
-            if not lock:
-                continue
-            # Atomic: of all attempts arriving at a locked-to-be key, one installs
-            # the lock and goes through; the rest find it and are refused.
-            if cache.add(self.lock_key(key), failures, lock):
-                self._installed_locks.add(key)
-            else:
-                refused[key] = lock
-        if not refused:
+            running = _incr(cache, key.in_flight, IN_FLIGHT_TIMEOUT)
+            self._admitted.append(key)
+            left = max(1, key.allowed - int(failures.get(key.failures) or 0))
+            if running > left:
+                self._release()
+                raise RateLimited(retry_after=1, detail=TOO_MANY_AT_ONCE)
+
+    def _release(self) -> None:
+        admitted, self._admitted = self._admitted, []
+        if not admitted:
             return
-        for key, lock in refused.items():
-            cache.set(self.lock_key(key), counts[key], lock)
-        for key in self.keys:
-            if key not in refused:
-                self._withdraw(cache, key)
-        raise RateLimited(retry_after=max(refused.values()))
+        try:
+            cache = _cache()
+            for key in admitted:
+                _decr(cache, key.in_flight)
+        except Exception as exc:  # the marks expire by themselves (IN_FLIGHT_TIMEOUT)
+            logger.error("secureauth rate-limit cache unavailable on release: %s", exc)
 
-    def _withdraw(self, cache, key: str) -> None:
-        """Undo this attempt's count on ``key`` and any lock it installed there."""
-        _decr(cache, self.failures_key(key))
-        if key in self._installed_locks:
-            cache.delete(self.lock_key(key))
-            self._installed_locks.discard(key)
+    def failed(self) -> list[tuple[str, int]]:
+        """The password was wrong: count it on every key (and toward the account's
+        hourly ceiling, which holds across any number of IPs). Returns the locks this
+        failure installed, as (key name, seconds)."""
 
-    def record_failure(self) -> None:
-        """The password was wrong: the attempt stays counted, and counts toward the
-        account's hourly ceiling (which holds across any number of IPs)."""
+        def count() -> list[tuple[str, int]]:
+            cache = _cache()
+            installed = []
+            for key in self._admitted:
+                failures = _incr(cache, key.failures, self._counter_timeout())
+                lock = backoff_seconds(failures, key.allowed)
+                if lock:
+                    cache.set(key.lock, time.time() + lock, lock)
+                    installed.append((key.name, lock))
+            _incr(cache, self.ceiling_key, 3600 + 60)
+            return installed
 
-        def count() -> None:
-            _incr(_cache(), self.ceiling_key, 3600 + 60)
+        return _guard(count, [])
 
-        _guard(count, None)
+    def succeeded(self) -> None:
+        """The password was right: clear the email's count (the IP's stays)."""
+        self.clear_email()
 
-    def record_success(self) -> None:
-        """The password was right: clear the email's counter and lock; withdraw the
-        attempt ``check()`` counted from the IP's counter (whose earlier failures stay).
-
-        Also usable without ``check()`` to lift an email's lock (after a password reset)."""
+    def clear_email(self) -> None:
+        """Forget the email's failures and lift its lock (after a password reset, too)."""
+        key = self.email_key
 
         def clear() -> None:
-            cache = _cache()
-            cache.delete_many([self.failures_key(self.email_key), self.lock_key(self.email_key)])
-            if self.ip_key and self._counted:
-                self._withdraw(cache, self.ip_key)
+            _cache().delete_many([key.failures, key.lock])
 
         _guard(clear, None)
 

@@ -28,7 +28,19 @@ from rest_framework_simplejwt.exceptions import TokenBackendError
 from .conf import app_settings
 from .exceptions import TokenExpired, TokenInvalid
 
-REQUIRED_CLAIMS = ("iss", "aud", "sub", "sid", "jti", "iat", "exp", "roles", "amr", "token_type")
+REQUIRED_CLAIMS = (
+    "iss",
+    "aud",
+    "sub",
+    "sid",
+    "jti",
+    "iat",
+    "exp",
+    "roles",
+    "amr",
+    "auth_time",
+    "token_type",
+)
 ASYMMETRIC_PREFIXES = ("RS", "ES", "PS", "Ed")
 
 
@@ -133,7 +145,13 @@ def keyset() -> KeySet:
 
 
 def encode_access_token(
-    *, user_id: str, session_id: str, roles: list[str], amr: list[str], now: datetime | None = None
+    *,
+    user_id: str,
+    session_id: str,
+    roles: list[str],
+    amr: list[str],
+    auth_time: datetime,
+    now: datetime | None = None,
 ) -> tuple[str, int]:
     """Sign an access token for a session; returns (token, lifetime in seconds)."""
     now = now or timezone.now()
@@ -149,6 +167,7 @@ def encode_access_token(
         "exp": iat + lifetime,
         "roles": roles,
         "amr": amr,
+        "auth_time": int(auth_time.timestamp()),
         "token_type": "access",
     }
     key = keyset().signing

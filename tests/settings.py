@@ -120,6 +120,9 @@ SPECTACULAR_SETTINGS = {
 }
 
 SECUREAUTH = {
+    # Mail is delivered in the request thread after commit, so tests read the outbox
+    # at once (tests/test_notifications.py covers the background thread).
+    "SEND_MAIL_IN_BACKGROUND": False,
     "ISSUER": "https://auth.test",
     "AUDIENCE": "secureauth-tests",
     "RATE_LIMITS": {"register": "1000/m", "refresh": "1000/m", "mfa_verify": "1000/m"},

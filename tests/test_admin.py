@@ -260,7 +260,7 @@ def test_other_security_tables_render_without_secrets(staff, user):
         credential_id_hash="8" * 64,
         public_key=b"public",
     )
-    email = VerifiedEmail.objects.create(user=user, email=user.email)
+    email = VerifiedEmail.objects.get(user=user, email=user.email)
     for model, obj in ((MFAChallenge, challenge), (Passkey, passkey), (VerifiedEmail, email)):
         assert staff.get(changelist(model) + "?q=alice").status_code == 200
         page = staff.get(change(model, obj.pk))

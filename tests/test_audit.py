@@ -100,11 +100,17 @@ def test_failed_and_rate_limited_logins_are_audited(api, user, received):
 
     for _ in range(4):
         api.post("/auth/login/", {"email": user.email, "password": "no"}, format="json")
-    response = api.post("/auth/login/", {"email": user.email, "password": PASSWORD}, format="json")
-    assert response.status_code == 429
+    # The fifth failure locks the email and the IP: one event for that lock...
     event = only("login_rate_limited")
-    assert event.detail == {"email": user.email, "retry_after": 60}
-    assert received["login_rate_limited"] == [{"key": user.email, "retry_after": 60}]
+    assert event.detail == {"email": user.email, "locked": ["email", "ip"], "retry_after": 30}
+    assert received["login_rate_limited"] == [{"key": user.email, "retry_after": 30}]
+    # ...and none for the attempts it refuses.
+    for _ in range(3):
+        response = api.post(
+            "/auth/login/", {"email": user.email, "password": PASSWORD}, format="json"
+        )
+        assert response.status_code == 429
+    assert AuditEvent.objects.filter(event="login_rate_limited").count() == 1
 
 
 def test_logout_logout_all_and_session_revoked_events(api, user, received):

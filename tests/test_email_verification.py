@@ -158,4 +158,4 @@ def test_registration_succeeds_when_the_mail_cannot_be_sent(api, db, settings, c
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", 1  # nothing listens there
     user = register(api)
     assert user["email_verified"] is False
-    assert "could not send the verify email" in caplog.text
+    assert "could not send mail 'Confirm your email address'" in caplog.text

@@ -44,7 +44,7 @@ def example_service(tmp_path_factory):
         "PYTHONPATH": str(ROOT),
     }
     env.pop("SECRET_KEY", None)
-    env.pop("DEBUG", None)
+    env["DEBUG"] = "1"  # the embedded default, as ``python3 dev.py serve`` runs it
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=ROOT, env=env, check=True
     )
@@ -85,7 +85,9 @@ def test_curl_walkthrough(example_service):
     assert status == 401 and json.loads(body)["code"] == "session_revoked"
 
 
-def test_passwords_are_hashed_with_argon2(example_service):
+def test_passwords_are_hashed_with_argon2(example_service, monkeypatch, tmp_path):
+    monkeypatch.setenv("DEBUG", "1")
+    monkeypatch.setenv("SECUREAUTH_VAR_DIR", str(tmp_path))
     from example_project import settings as example_settings
 
     assert example_settings.PASSWORD_HASHERS[0].endswith("Argon2PasswordHasher")

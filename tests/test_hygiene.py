@@ -72,9 +72,33 @@ def test_example_project_security_headers_settings(production, monkeypatch, tmp_
     assert production.SECURE_CONTENT_TYPE_NOSNIFF is True
     assert production.SECURE_REFERRER_POLICY == "same-origin"
     assert production.MIDDLEWARE[0] == "django.middleware.security.SecurityMiddleware"
-    development = example_settings(monkeypatch, tmp_path)
+    development = example_settings(monkeypatch, tmp_path, DEBUG="1")
     assert development.DEBUG is True
     assert not getattr(development, "SECURE_HSTS_SECONDS", 0)  # no HSTS on plain-HTTP dev
+
+
+def test_example_project_refuses_to_start_without_a_key_unless_debug_is_asked_for(
+    monkeypatch, tmp_path
+):
+    from django.core.exceptions import ImproperlyConfigured
+
+    # Real hosts, no key, no DEBUG: it used to turn DEBUG on with a published key.
+    with pytest.raises(ImproperlyConfigured):
+        example_settings(monkeypatch, tmp_path, ALLOWED_HOSTS="auth.example.com")
+    with pytest.raises(ImproperlyConfigured):
+        example_settings(monkeypatch, tmp_path, DEBUG="0")
+
+
+def test_the_development_key_is_random_per_checkout_never_a_published_one(
+    monkeypatch, tmp_path
+):
+    first = example_settings(monkeypatch, tmp_path / "a", DEBUG="1").SECRET_KEY
+    again = example_settings(monkeypatch, tmp_path / "a", DEBUG="1").SECRET_KEY
+    other = example_settings(monkeypatch, tmp_path / "b", DEBUG="1").SECRET_KEY
+    assert first == again  # kept, so tokens survive a restart
+    assert first != other and len(first) >= 50
+    source = (ROOT / "example_project" / "settings.py").read_text()
+    assert first not in source and "development-only-secret-key" not in source
 
 
 def test_example_urls_send_security_headers_and_no_store(api, make_user, production):

@@ -8,10 +8,13 @@ import threading
 
 from django.core.cache import cache
 from django.test import override_settings
+from rest_framework.test import APIClient
 
+from secureauth import races as race_points
 from secureauth.exceptions import RateLimited
-from secureauth.throttling import LoginLimiter, backoff_seconds, ip_bucket
-from tests.conftest import PASSWORD, clear_caches, secureauth_settings
+from secureauth.models import AuditEvent
+from secureauth.throttling import LoginLimiter, backoff_seconds, ip_bucket, login_keys
+from tests.conftest import PASSWORD, clear_caches, run_in_threads, secureauth_settings
 from tests.servers import free_port
 
 WRONG = "not the password"
@@ -40,11 +43,15 @@ def assert_limited(response, retry_after=None):
     return value
 
 
+def limit_key(email=None, ip=None):
+    """The limiter key of an email, or of an IP."""
+    keys = {key.name: key for key in login_keys(ip, email or "")}
+    return keys["email"] if email else keys["ip"]
+
+
 def expire_lock(email=None, ip=None):
     """What the cache timeout does after Retry-After seconds."""
-    limiter = LoginLimiter(ip, email or "")
-    key = limiter.email_key if email else limiter.ip_key
-    cache.delete(limiter.lock_key(key))
+    cache.delete(limit_key(email, ip).lock)
 
 
 # --- the backoff rule -------------------------------------------------------------
@@ -74,27 +81,37 @@ def test_ip_bucket_groups_ipv6_by_64():
 # --- per email ----------------------------------------------------------------------
 
 
-def test_retry_after_doubles_per_further_attempt_up_to_the_cap(api, user):
+def test_retry_after_doubles_per_further_failure_up_to_the_cap(api, user):
     # Every attempt from another IP: only the email's counter is in play.
     for i in range(5):
         assert attempt(api, user.email, ip=f"198.51.100.{i}").status_code == 401
-    expected = [60, 120, 240, 480, 900, 900]
-    for i, retry_after in enumerate(expected):
-        assert_limited(attempt(api, user.email, ip=f"192.0.2.{i}"), retry_after)
+    assert_limited(attempt(api, user.email, ip="192.0.2.100"), 30)
+    # Attempts refused while locked are not failures: the lock does not grow...
+    for i in range(3):
+        assert_limited(attempt(api, user.email, ip=f"192.0.2.{200 + i}"), 30)
+    # ...each failure once it has run out doubles it.
+    for i, retry_after in enumerate([60, 120, 240, 480, 900, 900]):
+        expire_lock(email=user.email)
+        assert attempt(api, user.email, ip=f"192.0.2.{i}").status_code == 401
+        assert_limited(attempt(api, user.email, ip=f"192.0.2.{50 + i}"), retry_after)
 
 
 def test_cap_is_login_backoff_max(api, user):
     with secureauth_settings(LOGIN_BACKOFF_MAX=100):
         for i in range(5):
             attempt(api, user.email, ip=f"198.51.100.{i}")
-        got = [assert_limited(attempt(api, user.email, ip=f"192.0.2.{i}")) for i in range(3)]
-    assert got == [60, 100, 100]
+        got = [assert_limited(attempt(api, user.email, ip="192.0.2.99"))]
+        for i in range(2):
+            expire_lock(email=user.email)
+            attempt(api, user.email, ip=f"192.0.2.{i}")
+            got.append(assert_limited(attempt(api, user.email, ip="192.0.2.99")))
+    assert got == [30, 60, 100]
 
 
 def test_correct_password_is_refused_while_locked(api, user):
     for i in range(5):
         attempt(api, user.email, ip=f"198.51.100.{i}")
-    assert_limited(attempt(api, user.email, PASSWORD, ip="192.0.2.1"), 60)
+    assert_limited(attempt(api, user.email, PASSWORD, ip="192.0.2.1"), 30)
     # Once the lock has run out, the right password gets in and clears the count.
     expire_lock(email=user.email)
     assert attempt(api, user.email, PASSWORD, ip="192.0.2.2").status_code == 200
@@ -107,7 +124,7 @@ def test_after_a_lock_runs_out_one_more_failure_locks_again_for_longer(api, user
         attempt(api, user.email, ip=f"198.51.100.{i}")
     expire_lock(email=user.email)
     assert attempt(api, user.email, ip="192.0.2.1").status_code == 401  # 6th failure
-    assert_limited(attempt(api, user.email, ip="192.0.2.2"), 120)  # 7th, refused
+    assert_limited(attempt(api, user.email, ip="192.0.2.2"), 60)  # refused: locked for 60
 
 
 def test_unknown_email_is_locked_exactly_like_a_real_one(api, user):
@@ -121,10 +138,15 @@ def test_unknown_email_is_locked_exactly_like_a_real_one(api, user):
     assert answers[user.email][0] == [401] * 5
 
 
-def test_email_is_counted_case_and_space_insensitively(api, user):
-    for i, variant in enumerate(["ALICE@example.com", " alice@EXAMPLE.com ", user.email] * 2):
-        if i < 5:
-            attempt(api, variant, ip=f"198.51.100.{i}")
+def test_email_is_counted_under_its_canonical_key(api, user):
+    variants = [
+        "ALICE@example.com",
+        " alice@EXAMPLE.com ",
+        "ａｌｉｃｅ@example.com",  # fullwidth: NFKC folds it
+        "alice@EXAMPLE.COM",
+    ]
+    for i, variant in enumerate([*variants, user.email]):
+        attempt(api, variant, ip=f"198.51.100.{i}")
     assert_limited(attempt(api, "Alice@Example.Com", PASSWORD, ip="192.0.2.1"))
 
 
@@ -134,12 +156,11 @@ def test_email_is_counted_case_and_space_insensitively(api, user):
 def test_ip_is_locked_whatever_the_emails(api, user):
     for i in range(5):
         assert attempt(api, f"victim{i}@example.com", ip="198.51.100.7").status_code == 401
-    assert_limited(attempt(api, user.email, PASSWORD, ip="198.51.100.7"), 60)
+    assert_limited(attempt(api, user.email, PASSWORD, ip="198.51.100.7"), 30)
     # The same account from another address is fine, and the refused attempt was
-    # not counted against the email (only against the locked IP).
+    # not counted against the email.
     assert attempt(api, user.email, PASSWORD, ip="198.51.100.8").status_code == 200
-    limiter = LoginLimiter(None, user.email)
-    assert cache.get(limiter.failures_key(limiter.email_key)) is None
+    assert cache.get(limit_key(user.email).failures) is None
 
 
 def test_success_resets_the_email_counter_but_not_the_ip_counter(api, user, make_user):
@@ -153,7 +174,7 @@ def test_success_resets_the_email_counter_but_not_the_ip_counter(api, user, make
     # ... but the IP still holds its 4 failures: one more and it is locked.
     bob = make_user("bob@example.com")
     assert attempt(api, bob.email, ip=ip).status_code == 401
-    assert_limited(attempt(api, bob.email, PASSWORD, ip=ip), 60)
+    assert_limited(attempt(api, bob.email, PASSWORD, ip=ip), 30)
 
 
 def test_ipv6_addresses_of_one_64_share_a_counter(api, db):
@@ -248,19 +269,22 @@ def test_default_ceiling_is_100_per_hour():
 
 
 def test_parallel_attempts_cannot_slip_past_the_allowance(db):
-    """20 attempts at once on one email: exactly LOGIN_FAILURES_ALLOWED get through."""
-    barrier = threading.Barrier(20)
-    outcomes: list[str] = []
+    """20 password checks at once on one email, each held at a barrier inside the
+    check: at most LOGIN_FAILURES_ALLOWED run; the others are refused at once with
+    Retry-After 1 and counted nowhere."""
+    barrier = threading.Barrier(5, timeout=10)
+    outcomes: list[object] = []
     lock = threading.Lock()
 
     def one(i: int) -> None:
         limiter = LoginLimiter(f"198.51.100.{i}", "target@example.com")
-        barrier.wait()
         try:
-            limiter.check()
-            result = "passed"
-        except RateLimited:
-            result = "refused"
+            with limiter.attempt():
+                barrier.wait()  # only the admitted reach this: all five at once
+                limiter.failed()
+            result: object = "checked"
+        except RateLimited as refused:
+            result = refused.retry_after
         with lock:
             outcomes.append(result)
 
@@ -269,8 +293,87 @@ def test_parallel_attempts_cannot_slip_past_the_allowance(db):
         thread.start()
     for thread in threads:
         thread.join()
-    assert outcomes.count("passed") == 5
-    assert outcomes.count("refused") == 15
+    assert outcomes.count("checked") == 5
+    # Refused because five were running (Retry-After 1), or after the five failures
+    # locked the email (the lock's 30 s): never a sixth check.
+    assert all(r in (1, 30) for r in outcomes if r != "checked")
+    assert cache.get(limit_key("target@example.com").failures) == 5
+
+
+def test_concurrent_correct_logins_from_one_ip_are_never_locked_out(
+    api, make_user, transactional_db
+):
+    """An office behind one NAT: many people sign in at once with the right password.
+    Beyond the allowance they may be asked to retry in a second; nobody is locked."""
+    users = [make_user(f"office{i}@example.com") for i in range(8)]
+    admitted = threading.Semaphore(0)
+    release = threading.Event()
+
+    def held() -> None:  # the admitted wait inside their password check
+        admitted.release()
+        release.wait(timeout=30)
+
+    def sign_in(user):
+        response = attempt(APIClient(), user.email, PASSWORD, ip="203.0.113.9")
+        if response.status_code == 429:
+            admitted.release()  # refused at once: counts as arrived
+        return response
+
+    def release_when_all_arrived() -> None:
+        for _ in users:
+            admitted.acquire(timeout=30)
+        release.set()
+
+    releaser = threading.Thread(target=release_when_all_arrived)
+    releaser.start()
+    with race_points.hold("login.admitted", held):
+        results = run_in_threads([lambda u=u: sign_in(u) for u in users])
+    releaser.join()
+    statuses = sorted(r.status_code for r in results)
+    assert statuses.count(200) == 5 and statuses.count(429) == 3
+    assert {r["Retry-After"] for r in results if r.status_code == 429} == {"1"}
+    # Nothing was counted: everyone gets in now, and the IP holds no failures.
+    assert cache.get(limit_key(ip="203.0.113.9").failures) is None
+    assert [attempt(api, u.email, PASSWORD, ip="203.0.113.9").status_code for u in users] == [
+        200
+    ] * 8
+
+
+def test_a_database_outage_never_locks_anyone_out(api, user, monkeypatch):
+    """Logins that end in 503 (the database is down after the limiter admitted them)
+    add nothing to any count: after the outage the right password gets in."""
+    from django.db import OperationalError
+
+    from secureauth.services import login as login_service
+
+    def down(email):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(login_service, "find_user_by_email", down)
+    for _ in range(20):
+        response = attempt(api, user.email, PASSWORD, ip="198.51.100.40")
+        assert response.status_code == 503
+    monkeypatch.undo()
+    assert attempt(api, user.email, PASSWORD, ip="198.51.100.40").status_code == 200
+    assert cache.get(limit_key(ip="198.51.100.40").failures) is None
+
+
+def test_ipv6_failures_are_also_counted_per_48(api, db):
+    """An attacker with a /48 has 65,536 /64s: the /48 has an allowance of its own."""
+    with secureauth_settings(LOGIN_NETWORK_FAILURES_ALLOWED=6):
+        for i in range(6):  # six /64s of one /48, one failure each
+            assert attempt(api, f"v{i}@example.com", ip=f"2001:db8:5:{i}::1").status_code == 401
+        assert_limited(attempt(api, "w@example.com", ip="2001:db8:5:99::1"))
+        # Another /48 is not affected.
+        assert attempt(api, "w@example.com", ip="2001:db8:6::1").status_code == 401
+
+
+def test_a_lock_writes_one_audit_event(api, user):
+    for i in range(5):
+        attempt(api, user.email, ip=f"198.51.100.{i}")
+    for i in range(50):
+        assert_limited(attempt(api, user.email, PASSWORD, ip=f"192.0.2.{i}"))
+    assert AuditEvent.objects.filter(event="login_rate_limited").count() == 1
 
 
 # --- fixed windows ------------------------------------------------------------------
@@ -372,6 +475,6 @@ def test_counters_live_in_the_configured_cache(api, user):
 
         for i in range(5):
             attempt(api, user.email, ip=f"198.51.100.{i}")
-        limiter = LoginLimiter(None, user.email)
-        assert caches["limits"].get(limiter.failures_key(limiter.email_key)) == 5
-        assert caches["default"].get(limiter.failures_key(limiter.email_key)) is None
+        key = limit_key(user.email)
+        assert caches["limits"].get(key.failures) == 5
+        assert caches["default"].get(key.failures) is None

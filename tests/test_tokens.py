@@ -23,7 +23,9 @@ from tests.conftest import PASSWORD, login, secureauth_settings
 
 ISSUER = settings.SECUREAUTH["ISSUER"]
 AUDIENCE = settings.SECUREAUTH["AUDIENCE"]
-CLAIMS = {"iss", "aud", "sub", "sid", "jti", "iat", "exp", "roles", "amr", "token_type"}
+CLAIMS = {
+    "iss", "aud", "sub", "sid", "jti", "iat", "exp", "roles", "amr", "auth_time", "token_type"
+}
 
 
 @cache
@@ -98,6 +100,7 @@ def test_access_token_claims_and_header(api, make_user):
     assert claims["sid"] == tokens["session"]["id"]
     assert claims["roles"] == ["admin"]
     assert claims["amr"] == ["pwd"]
+    assert claims["auth_time"] == claims["iat"]  # signed in just now
     assert claims["token_type"] == "access"
     assert claims["exp"] - claims["iat"] == 900 == tokens["expires_in"]
     assert abs(claims["iat"] - timezone.now().timestamp()) < 60
@@ -328,6 +331,7 @@ def test_expired_token_is_refused_as_expired(api, user):
         session_id=str(session.pk),
         roles=[],
         amr=["pwd"],
+        auth_time=session.auth_time,
         now=timezone.now() - timedelta(minutes=16),
     )
     assert_refused(me(api, token), "token_expired")

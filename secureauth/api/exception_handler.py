@@ -10,7 +10,12 @@ from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from ..exceptions import RateLimited, SecureAuthError, ServiceUnavailable
+from ..exceptions import (
+    RateLimited,
+    ReauthenticationRequired,
+    SecureAuthError,
+    ServiceUnavailable,
+)
 
 logger = logging.getLogger("secureauth")
 
@@ -53,7 +58,9 @@ def exception_handler(exc: Exception, context) -> Response:
         headers = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
-        if exc.status_code == 401:
+        if isinstance(exc, ReauthenticationRequired):
+            headers["WWW-Authenticate"] = exc.www_authenticate
+        elif exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return error_response(exc.detail, exc.code, exc.status_code, headers)
     if isinstance(exc, exceptions.APIException):

@@ -1,3 +1,4 @@
+from .accounts import Account
 from .audit import AuditEvent
 from .challenges import MFAChallenge
 from .passkeys import Passkey, WebAuthnChallenge
@@ -6,6 +7,7 @@ from .tokens import RefreshToken
 from .users import VerifiedEmail
 
 __all__ = [
+    "Account",
     "AuditEvent",
     "MFAChallenge",
     "Passkey",

@@ -23,6 +23,10 @@ class MFAChallengeQuerySet(models.QuerySet):
         """Mark it used; True only for the single caller that wins."""
         return bool(self.filter(pk=challenge.pk, used_at__isnull=True).update(used_at=now))
 
+    def spend_pending_of(self, user, now: datetime) -> int:
+        """A credential changed: every pending challenge of the user is used up."""
+        return self.filter(user=user, used_at__isnull=True).update(used_at=now)
+
     def count_failure(self, challenge: MFAChallenge, limit: int, now: datetime) -> None:
         """One more wrong code; the challenge is spent at ``limit`` failures."""
         self.filter(pk=challenge.pk).update(attempts=F("attempts") + 1)
@@ -42,6 +46,7 @@ class MFAChallenge(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(db_index=True)
     attempts = models.PositiveIntegerField(default=0)
+    credential_epoch = models.PositiveIntegerField(default=0)
     used_at = models.DateTimeField(null=True, blank=True)
 
     objects = MFAChallengeQuerySet.as_manager()

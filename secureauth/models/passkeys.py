@@ -11,6 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
+from .ids import pk_from_path
+
 
 def credential_id_digest(credential_id: bytes) -> str:
     """SHA-256 hex of a credential id: the indexed, fixed-length key of a passkey."""
@@ -31,10 +33,8 @@ class PasskeyQuerySet(models.QuerySet):
 
     def own(self, user, passkey_id) -> Passkey | None:
         """One of the user's passkeys by id; None if unknown, malformed or another user's."""
-        try:
-            return self.filter(user=user, pk=passkey_id).first()
-        except (ValidationError, ValueError):
-            return None
+        pk = pk_from_path(Passkey, passkey_id)
+        return None if pk is None else self.filter(user=user, pk=pk).first()
 
     def user_handle_of(self, user) -> bytes | None:
         """The WebAuthn user handle already given to the user's authenticators, if any."""
@@ -117,6 +117,9 @@ class WebAuthnChallenge(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
     challenge = models.BinaryField(max_length=64)
+    # Sign-in only: only ``user``'s passkeys may answer (an email was given, or a
+    # signed-in user re-authenticates); with no ``user``, none may.
+    restricted = models.BooleanField(default=False)
     # Registration only: the user handle the creation options carried.
     user_handle = models.BinaryField(max_length=64, default=b"", blank=True)
     created_at = models.DateTimeField(default=timezone.now)

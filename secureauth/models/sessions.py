@@ -9,11 +9,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..conf import app_settings
 from ..constants import DeviceType, RevokeReason
+from .ids import pk_from_path
 
 
 class SessionQuerySet(models.QuerySet):
@@ -33,10 +35,35 @@ class SessionQuerySet(models.QuerySet):
     def with_user(self, session_id: str) -> Session | None:
         """The session with its user in one query; None for an unknown or malformed id.
         (The per-request check is ``user_with_session_state``.)"""
-        try:
-            return self.select_related("user").get(pk=session_id)
-        except (Session.DoesNotExist, ValidationError, ValueError):
+        pk = pk_from_path(Session, session_id)
+        if pk is None:
             return None
+        return self.select_related("user").filter(pk=pk).first()
+
+    def others_of(self, session: Session) -> SessionQuerySet:
+        """The other sessions of ``session``'s user."""
+        return self.filter(user_id=session.user_id).exclude(pk=session.pk)
+
+    def same_device_since(self, session: Session, since: datetime) -> SessionQuerySet:
+        """The user's other sessions since ``since`` from the device kind of ``session``
+        (browser family, OS and device type)."""
+        return self.others_of(session).filter(
+            created_at__gte=since,
+            browser=session.browser,
+            os=session.os,
+            device_type=session.device_type,
+        )
+
+    def report(self, session_id: str, now: datetime) -> Session | None:
+        """Mark a session reported ("this wasn't me") and revoked, once: the session for
+        the single caller that wins, None if unknown or already reported."""
+        pk = pk_from_path(Session, session_id)
+        rows = self.filter(pk=pk).exclude(revoked_reason=RevokeReason.REPORTED)
+        if pk is None or not rows.update(
+            revoked_at=Coalesce("revoked_at", Value(now)), revoked_reason=RevokeReason.REPORTED
+        ):
+            return None
+        return self.select_related("user").get(pk=pk)
 
     def purgeable(self, before: datetime) -> SessionQuerySet:
         """Sessions revoked or expired before ``before``."""
@@ -57,6 +84,9 @@ class Session(models.Model):
     )
     ip = models.GenericIPAddressField(null=True, blank=True)
     amr = models.JSONField(default=list, help_text="RFC 8176 methods used to sign in")
+    auth_time = models.DateTimeField(
+        default=timezone.now, help_text="When the user last proved a credential in this session"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(help_text="Absolute end of the session")

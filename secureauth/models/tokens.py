@@ -8,6 +8,7 @@ from django.db import models
 from django.utils import timezone
 
 from ..conf import app_settings
+from ..crypto import new_child_salt
 from .users import with_security_state
 
 
@@ -49,6 +50,9 @@ class RefreshToken(models.Model):
     issued_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
     rotated_at = models.DateTimeField(null=True, blank=True)
+    # Mixed into the child's derivation: knowing the server key and this token is not
+    # enough to compute its child without the database.
+    child_salt = models.BinaryField(max_length=16, default=new_child_salt)
 
     objects = RefreshTokenQuerySet.as_manager()
 

@@ -11,6 +11,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from ..client import ClientInfo
 from ..models import AuditEvent
 from ..signals import audit_event
+from .notifications import notify
 
 logger = logging.getLogger("secureauth")
 
@@ -36,6 +37,8 @@ def record(
     if logger.isEnabledFor(logging.INFO):  # the JSON line is built only when someone logs it
         _log(entry, user, session, client, detail)
     audit_event.send(sender=AuditEvent, event=entry)
+    if user is not None:
+        notify(entry, user, session, getattr(user, user.get_email_field_name(), "") or "")
     return entry
 
 

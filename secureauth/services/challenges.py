@@ -15,7 +15,7 @@ from ..client import ClientInfo
 from ..conf import app_settings
 from ..crypto import hash_token, looks_like_refresh_token, new_refresh_token
 from ..exceptions import TokenInvalid
-from ..models import MFAChallenge
+from ..models import Account, MFAChallenge
 
 MFA_METHODS = ["totp", "recovery_code"]
 
@@ -29,8 +29,11 @@ class PendingMFA:
     expires_in: int
 
 
-def start_challenge(user, client: ClientInfo, amr: list[str]) -> PendingMFA:
-    """Issue a short-lived single-use ``mfa_token`` bound to the user and the device."""
+def start_challenge(
+    user, client: ClientInfo, amr: list[str], *, credential_epoch: int | None = None
+) -> PendingMFA:
+    """Issue a short-lived single-use ``mfa_token`` bound to the user, the device and
+    the credential epoch the first factor was checked under."""
     now = timezone.now()
     plain = new_refresh_token()
     lifetime = app_settings.MFA_TOKEN_LIFETIME
@@ -41,6 +44,9 @@ def start_challenge(user, client: ClientInfo, amr: list[str]) -> PendingMFA:
         ip=client.ip,
         user_agent=client.user_agent[:512],
         device_name=client.device_name[:128],
+        credential_epoch=(
+            Account.objects.epoch_of(user) if credential_epoch is None else credential_epoch
+        ),
         created_at=now,
         expires_at=now + lifetime,
     )

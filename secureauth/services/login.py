@@ -9,52 +9,91 @@ from django.utils import timezone
 from .. import signals
 from ..client import ClientInfo
 from ..constants import Event
-from ..exceptions import InvalidCredentials, RateLimited
+from ..exceptions import InvalidCredentials
+from ..models import Account
+from ..races import checkpoint
 from ..throttling import LoginLimiter
 from . import audit
 from .challenges import start_challenge
-from .sessions import IssuedTokens, start_session
+from .sessions import IssuedTokens, is_new_device, start_session
 from .users import find_user_by_email, verify_password
 from .verification import ensure_sign_in_allowed
+
+CREDENTIALS_CHANGED = "Your sign-in details changed while you were signing in; sign in again."
+
+
+def check_password_attempt(
+    limiter: LoginLimiter, user, password: str, client: ClientInfo, *, email: str = ""
+) -> bool:
+    """One password check inside ``limiter.attempt()``: True when right. A wrong one
+    counts as a failure; the failure that installs a lock writes the one
+    ``login_rate_limited`` event of that lock."""
+    if verify_password(user, password) and (user is None or user.is_active):
+        limiter.succeeded()
+        return True
+    locks = limiter.failed()
+    if locks:
+        retry_after = max(seconds for _, seconds in locks)
+        audit.record(
+            Event.LOGIN_RATE_LIMITED,
+            user=user,
+            client=client,
+            email=email[:254],
+            locked=[name for name, _ in locks],
+            retry_after=retry_after,
+        )
+        signals.login_rate_limited.send(sender=None, key=email, retry_after=retry_after)
+    return False
 
 
 def sign_in_with_password(email: str, password: str, client: ClientInfo):
     """Check email and password; returns IssuedTokens, or an MFA challenge when the
-    user has a second factor. Failures count toward the login limiter; a locked
-    key refuses even correct credentials."""
+    user has a second factor. Only wrong passwords count toward the login limiter;
+    a locked key refuses even correct credentials."""
     limiter = LoginLimiter(client.ip, email)
-    try:
-        limiter.check()
-    except RateLimited as refused:
-        audit.record(
-            Event.LOGIN_RATE_LIMITED,
-            client=client,
-            email=email[:254],
-            retry_after=refused.retry_after,
-        )
-        signals.login_rate_limited.send(sender=None, key=email, retry_after=refused.retry_after)
-        raise
-    user = find_user_by_email(email)
-    if not verify_password(user, password) or not user.is_active:
-        limiter.record_failure()
-        audit.record(Event.LOGIN_FAILED, user=user, client=client, email=email[:254])
-        signals.login_failed.send(sender=None, email=email, user=user, ip=client.ip)
-        raise InvalidCredentials()
-    limiter.record_success()
+    with limiter.attempt():
+        user = find_user_by_email(email)
+        checkpoint("login.admitted")
+        if not check_password_attempt(limiter, user, password, client, email=email):
+            audit.record(Event.LOGIN_FAILED, user=user, client=client, email=email[:254])
+            signals.login_failed.send(sender=None, email=email, user=user, ip=client.ip)
+            raise InvalidCredentials()
+    checkpoint("login.password_checked")
     ensure_sign_in_allowed(user, client)
+    epoch = user.sa_credential_epoch or 0
     if user.sa_mfa_enabled:
-        return start_challenge(user, client, amr=["pwd"])
-    return complete_sign_in(user, client, ["pwd"])
+        return start_challenge(user, client, amr=["pwd"], credential_epoch=epoch)
+    return complete_sign_in(user, client, ["pwd"], credential_epoch=epoch)
 
 
 def complete_sign_in(
-    user, client: ClientInfo, amr: list[str], event: str = Event.LOGIN_SUCCEEDED, **detail
+    user,
+    client: ClientInfo,
+    amr: list[str],
+    event: str = Event.LOGIN_SUCCEEDED,
+    *,
+    credential_epoch: int | None = None,
+    **detail,
 ) -> IssuedTokens:
     """Open the session of a user who has passed every factor, and audit it
-    (one transaction: the session exists only with its audit event)."""
+    (one transaction: the session exists only with its audit event).
+
+    ``credential_epoch`` is the epoch the factors were checked under: if a credential
+    changed since (password changed or reset, a second factor added), no session is
+    opened. The user's account row is locked, so a change committing meanwhile either
+    happens first (and is seen here) or after (and revokes this session)."""
     with transaction.atomic():
-        issued = start_session(user, client, amr)
-        get_user_model()._default_manager.filter(pk=user.pk).update(last_login=timezone.now())
-        audit.record(event, user=user, session=issued.session, client=client, amr=amr, **detail)
+        account = Account.objects.lock(user)
+        stale = credential_epoch is not None and account.credential_epoch != credential_epoch
+        if not stale:
+            issued = start_session(user, client, amr)
+            get_user_model()._default_manager.filter(pk=user.pk).update(last_login=timezone.now())
+            session = issued.session
+            audit.record(event, user=user, session=session, client=client, amr=amr, **detail)
+            if is_new_device(session):
+                audit.record(Event.NEW_DEVICE_SIGN_IN, user=user, session=session, client=client)
+    if stale:
+        audit.record(Event.LOGIN_FAILED, user=user, client=client, reason="credentials_changed")
+        raise InvalidCredentials(CREDENTIALS_CHANGED)
     signals.login_succeeded.send(sender=None, user=user, session=issued.session)
     return issued

@@ -41,7 +41,7 @@ from .challenges import (
 from .login import complete_sign_in
 from .passwords import check_password_proof
 from .sessions import IssuedTokens, record_factor_change
-from .verification import user_email
+from .verification import require_verified_email, user_email
 
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
@@ -125,6 +125,13 @@ def _verify_second_factor(user, code: str | None, recovery_code: str | None) -> 
     return None
 
 
+def verify_second_factor(user, code: str | None, recovery_code: str | None) -> str | None:
+    """Check a TOTP code or a recovery code as proof of the user (each accepted once);
+    the method that matched, or None. RateLimited while django-otp throttles it."""
+    with transaction.atomic():
+        return _verify_second_factor(user, code, recovery_code)
+
+
 def _replace_recovery_codes(user) -> list[str]:
     """Void every recovery code of ``user`` and issue RECOVERY_CODE_COUNT new ones."""
     StaticDevice.objects.filter(user=user).delete()
@@ -151,7 +158,9 @@ def is_mfa_enabled(user) -> bool:
 
 def begin_totp_setup(user) -> TOTPSetup:
     """Create an unconfirmed TOTP device (replacing any earlier unconfirmed one) and
-    return its secret; Conflict when TOTP is already enabled."""
+    return its secret; Conflict when TOTP is already enabled, EmailUnverified on an
+    account whose address is not proven."""
+    require_verified_email(user)
     with transaction.atomic():
         _lock_user(user)
         if _totp_devices(user, confirmed=True).exists():
@@ -167,6 +176,7 @@ def begin_totp_setup(user) -> TOTPSetup:
 def confirm_totp(user, code: str, *, session: Session, client: ClientInfo) -> list[str]:
     """Enable TOTP once the user proves the app works (a valid code); returns fresh
     recovery codes. Revokes the user's other sessions."""
+    require_verified_email(user)
     with transaction.atomic():
         _lock_user(user)
         if _totp_devices(user, confirmed=True).exists():
@@ -245,6 +255,8 @@ def verify_mfa_sign_in(
                 # Raising here rolls the code's use back: it stays usable.
                 spend_challenge(challenge)
     except RateLimited:
+        # A throttled attempt is a refused attempt: it counts toward MFA_MAX_ATTEMPTS.
+        count_wrong_code(challenge)
         audit.record(
             Event.MFA_FAILED, user=user, client=client, method=method_tried, reason="throttled"
         )
@@ -253,7 +265,12 @@ def verify_mfa_sign_in(
         count_wrong_code(challenge)
         _refuse(user, None, client, "sign_in", method_tried)
     load_security_state(user)
-    issued = complete_sign_in(user, challenge_client(challenge), [*challenge.amr, "otp"])
+    issued = complete_sign_in(
+        user,
+        challenge_client(challenge),
+        [*challenge.amr, "otp"],
+        credential_epoch=challenge.credential_epoch,
+    )
     audit.record(
         Event.MFA_SUCCEEDED, user=user, session=issued.session, client=client, method=method
     )

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from django.db import IntegrityError, transaction
@@ -41,7 +40,6 @@ from webauthn.helpers.structs import (
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
-from ..crypto import keyed_digest
 from ..exceptions import Invalid, InvalidCredentials, NotFound, ReauthenticationRequired
 from ..models import Passkey, Session, WebAuthnChallenge
 from ..models.passkeys import credential_id_digest
@@ -49,15 +47,13 @@ from ..models.users import load_security_state
 from . import audit
 from .login import complete_sign_in
 from .passwords import check_password_proof
+from .reauth import Reauthenticated, renew_authentication
 from .sessions import IssuedTokens, record_factor_change
 from .users import email_field, find_user_by_email
-from .verification import ensure_sign_in_allowed
+from .verification import ensure_sign_in_allowed, require_verified_email
 
-#: How recent a passkey sign-in must be to stand in for a password (users without one).
-PASSKEY_REAUTH_WINDOW = timedelta(minutes=5)
 USER_HANDLE_BYTES = 32
 MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn L3 limit
-DECOY_TRANSPORTS = [AuthenticatorTransport.HYBRID, AuthenticatorTransport.INTERNAL]
 SIGN_IN_FAILED = "Passkey sign-in failed."
 
 
@@ -76,11 +72,14 @@ def _timeout_ms() -> int:
     return int(app_settings.PASSKEY_CHALLENGE_LIFETIME.total_seconds() * 1000)
 
 
-def _new_challenge(purpose: str, user=None, user_handle: bytes = b"") -> WebAuthnChallenge:
+def _new_challenge(
+    purpose: str, user=None, user_handle: bytes = b"", *, restricted: bool = False
+) -> WebAuthnChallenge:
     now = timezone.now()
     return WebAuthnChallenge.objects.create(
         purpose=purpose,
         user=user,
+        restricted=restricted,
         challenge=secrets.token_bytes(32),
         user_handle=user_handle,
         created_at=now,
@@ -105,7 +104,9 @@ def list_passkeys(user) -> list[Passkey]:
 
 def registration_options(user) -> dict[str, Any]:
     """Creation options for a new discoverable passkey; the user's existing
-    credentials are excluded so one authenticator is not registered twice."""
+    credentials are excluded so one authenticator is not registered twice. Only on
+    an account whose address is verified (EmailUnverified otherwise)."""
+    require_verified_email(user)
     handle = Passkey.objects.user_handle_of(user) or secrets.token_bytes(USER_HANDLE_BYTES)
     challenge = _new_challenge(WebAuthnChallenge.REGISTER, user, handle)
     email = getattr(user, email_field(), "") or str(user.pk)
@@ -132,6 +133,7 @@ def register_passkey(
     """Verify an attestation against the user's pending registration challenge
     (single use) and store the passkey. Adding a factor revokes the user's other
     sessions and is audited."""
+    require_verified_email(user)
     try:
         parsed = parse_registration_credential_json(credential)
         sent_challenge = parse_client_data_json(parsed.response.client_data_json).challenge
@@ -189,32 +191,22 @@ def register_passkey(
     return passkey
 
 
-def _decoy_credential(email: str) -> PublicKeyCredentialDescriptor:
-    """A stable, random-looking credential id for an email with no passkeys, so
-    the answer does not reveal whether the account exists."""
-    fake_id = keyed_digest("passkey-decoy", email)
-    return PublicKeyCredentialDescriptor(id=fake_id, transports=DECOY_TRANSPORTS)
-
-
-def authentication_options(email: str | None) -> LoginChallenge:
-    """Request options for a passkey sign-in. Without an email: discoverable
-    credentials (empty allowCredentials). With one: that user's credentials, or a
-    decoy when the email is unknown or has none (same shape either way)."""
-    user = None
-    allowed: list[PublicKeyCredentialDescriptor] = []
-    if email:
-        user = find_user_by_email(email)
-        if user is not None and user.is_active:
-            allowed = [_descriptor(p) for p in Passkey.objects.of(user)]
-        else:
-            user = None
-        allowed = allowed or [_decoy_credential(email)]
-    challenge = _new_challenge(WebAuthnChallenge.LOGIN, user)
+def authentication_options(email: str | None, user=None) -> LoginChallenge:
+    """Request options for a passkey sign-in, always for discoverable credentials
+    (empty allowCredentials): the answer is the same whether or not ``email`` has an
+    account or passkeys. With an email, only that account's passkeys may answer the
+    challenge (none, when it has no account); with a signed-in ``user`` (a passkey
+    re-authentication), only theirs."""
+    restricted = user is not None or bool(email)
+    if user is None and email:
+        found = find_user_by_email(email)
+        user = found if found is not None and found.is_active else None
+    challenge = _new_challenge(WebAuthnChallenge.LOGIN, user, restricted=restricted)
     options = generate_authentication_options(
         rp_id=app_settings.WEBAUTHN_RP_ID,
         challenge=bytes(challenge.challenge),
         timeout=_timeout_ms(),
-        allow_credentials=allowed,
+        allow_credentials=[],
         user_verification=UserVerificationRequirement.REQUIRED,
     )
     return LoginChallenge(str(challenge.pk), options_to_json_dict(options))
@@ -235,10 +227,17 @@ def amr_for(user_verified: bool, device_type: str) -> list[str]:
     return ["hwk"] if user_verified and device_bound else ["swk"]
 
 
-def sign_in_with_passkey(challenge_id: str, credential: dict, client: ClientInfo) -> IssuedTokens:
+def sign_in_with_passkey(
+    challenge_id: str,
+    credential: dict,
+    client: ClientInfo,
+    reauthenticating: Session | None = None,
+) -> IssuedTokens | Reauthenticated:
     """Verify an assertion against a pending login challenge (single use) and open a
-    session. The signature counter must go up; a regression means a cloned
-    authenticator: refused and audited as ``passkey_clone_detected``."""
+    session, or, for a signed-in caller (``reauthenticating``: their session), renew
+    that session's ``auth_time`` with one of their own passkeys. The signature counter
+    must go up; a regression means a cloned authenticator: refused and audited as
+    ``passkey_clone_detected``."""
     now = timezone.now()
     challenge = WebAuthnChallenge.objects.spend(challenge_id, WebAuthnChallenge.LOGIN, now)
     if challenge is None:
@@ -251,11 +250,13 @@ def sign_in_with_passkey(challenge_id: str, credential: dict, client: ClientInfo
     if passkey is None:
         _refuse("unknown_credential", client)
     handle = parsed.response.user_handle
-    if handle is None and challenge.user_id is None:
+    if handle is None and not challenge.restricted:
         _refuse("missing_user_handle", client, passkey)
     if handle is not None and not hmac.compare_digest(handle, bytes(passkey.user_handle)):
         _refuse("user_handle_mismatch", client, passkey)
-    if challenge.user_id is not None and challenge.user_id != passkey.user_id:
+    if challenge.restricted and challenge.user_id != passkey.user_id:
+        _refuse("credential_not_allowed", client, passkey)
+    if reauthenticating is not None and passkey.user_id != reauthenticating.user_id:
         _refuse("credential_not_allowed", client, passkey)
     try:
         # A stored count of 0 turns the library's own counter check off: the
@@ -286,38 +287,47 @@ def sign_in_with_passkey(challenge_id: str, credential: dict, client: ClientInfo
     user = passkey.user
     if not user.is_active:
         _refuse("inactive_user", client, passkey)
+    amr = amr_for(verified.user_verified, verified.credential_device_type)
+    if reauthenticating is not None:
+        with transaction.atomic():
+            return renew_authentication(user, reauthenticating, client, amr[0])
     load_security_state(user)
     ensure_sign_in_allowed(user, client)
-    amr = amr_for(verified.user_verified, verified.credential_device_type)
     return complete_sign_in(
         user, client, amr, Event.LOGIN_SUCCEEDED, method="passkey", passkey=str(passkey.pk)
     )
 
 
 def _confirm_identity(
-    user, password: str | None, session: Session, client: ClientInfo, now: datetime
+    user, password: str | None, recently_authenticated: bool, client: ClientInfo
 ) -> None:
-    """A sensitive change needs proof: the current password, or, for a user without
-    a usable password, a passkey sign-in less than PASSKEY_REAUTH_WINDOW ago."""
-    if user.has_usable_password():
-        if not password:
-            raise ReauthenticationRequired("Send your current password to remove a passkey.")
+    """Removing a passkey needs proof: the current password in the request, or a
+    recent authentication (the access token's ``auth_time``)."""
+    if password:
         check_password_proof(user, password, client)
         return
-    fresh = session.created_at > now - PASSKEY_REAUTH_WINDOW
-    if not (fresh and {"hwk", "swk"} & set(session.amr or [])):
-        raise ReauthenticationRequired("Sign in with a passkey again to remove a passkey.")
+    if not recently_authenticated:
+        raise ReauthenticationRequired(
+            "Send your current password, or reauthenticate, to remove a passkey.",
+            max_age=int(app_settings.REAUTH_MAX_AGE.total_seconds()),
+        )
 
 
 def remove_passkey(
-    user, passkey_id: str, password: str | None, session: Session, client: ClientInfo
+    user,
+    passkey_id: str,
+    password: str | None,
+    session: Session,
+    client: ClientInfo,
+    *,
+    recently_authenticated: bool,
 ) -> None:
     """Delete one of the user's passkeys after proof of identity. Removing a factor
     revokes the user's other sessions and is audited."""
     passkey = Passkey.objects.own(user, passkey_id)
     if passkey is None:
         raise NotFound("No such passkey.")
-    _confirm_identity(user, password, session, client, timezone.now())
+    _confirm_identity(user, password, recently_authenticated, client)
     deleted, _ = Passkey.objects.filter(pk=passkey.pk).delete()
     if not deleted:
         raise NotFound("No such passkey.")

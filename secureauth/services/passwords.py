@@ -7,18 +7,19 @@ one raises Django's ``ValidationError``, which the view reports as a field error
 from __future__ import annotations
 
 from django.contrib.auth.password_validation import validate_password
-from django.contrib.auth.tokens import default_token_generator
+from django.contrib.auth.tokens import PasswordResetTokenGenerator as DjangoTokenGenerator
 from django.db import transaction
 
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
-from ..exceptions import Invalid, InvalidCredentials
+from ..exceptions import IncorrectPassword, Invalid
 from ..models import Session
 from ..throttling import LoginLimiter
 from . import audit
-from .sessions import revoke_all_sessions
-from .users import find_user_by_email, set_password, verify_password
+from .login import check_password_attempt
+from .sessions import credentials_changed, revoke_all_sessions
+from .users import find_user_by_email, set_password
 from .verification import (
     build_link,
     mark_email_verified,
@@ -30,67 +31,88 @@ from .verification import (
 INVALID_RESET_LINK = "The reset link is invalid or has expired."
 
 
+class PasswordResetTokenGenerator(DjangoTokenGenerator):
+    """Django's reset tokens without ``last_login`` in them: signing in does not void a
+    pending link (else whoever knows the password could block recovery by signing in
+    every few seconds). A link is voided by its use (the password hash changes), its
+    expiry (PASSWORD_RESET_TIMEOUT) or a change of the password or the address."""
+
+    key_salt = "secureauth.password-reset"
+
+    def _make_hash_value(self, user, timestamp) -> str:
+        return f"{user.pk}{user.password}{timestamp}{user_email(user)}"
+
+
+password_reset_token = PasswordResetTokenGenerator()
+
+
 def check_password_proof(user, password: str, client: ClientInfo) -> None:
     """The user's current password, as proof for a sensitive operation.
 
     Wrong guesses count toward the login limiter of the user's email and the client's
     IP, so a stolen access token cannot be used to guess the password."""
     limiter = LoginLimiter(client.ip, user_email(user))
-    limiter.check()
-    if not verify_password(user, password):
-        limiter.record_failure()
-        raise InvalidCredentials("The password is incorrect.")
-    limiter.record_success()
+    with limiter.attempt():
+        if not check_password_attempt(limiter, user, password, client, email=user_email(user)):
+            raise IncorrectPassword()
 
 
 def change_password(
     user, current_password: str, new_password: str, *, session: Session, client: ClientInfo
 ) -> int:
     """Set a new password against the current one; every other session is revoked
-    (the caller's stays signed in). Returns how many sessions were revoked."""
+    (the caller's stays signed in) and pending sign-ins under the old password are
+    void. Returns how many sessions were revoked."""
     check_password_proof(user, current_password, client)
     validate_password(new_password, user=user)
-    set_password(user, new_password)
-    revoked = revoke_all_sessions(user, RevokeReason.PASSWORD_CHANGED, except_session_id=session.pk)
-    audit.record(
-        Event.PASSWORD_CHANGED, user=user, session=session, client=client, sessions_revoked=revoked
-    )
+    with transaction.atomic():
+        credentials_changed(user)
+        set_password(user, new_password)
+        revoked = revoke_all_sessions(
+            user, RevokeReason.PASSWORD_CHANGED, except_session_id=session.pk
+        )
+        audit.record(
+            Event.PASSWORD_CHANGED,
+            user=user,
+            session=session,
+            client=client,
+            sessions_revoked=revoked,
+        )
     return revoked
 
 
 def request_password_reset(email: str, client: ClientInfo) -> None:
-    """Mail a reset link if an active account has this address; otherwise do nothing.
+    """Mail a reset link if an active account has this address; otherwise do nothing
+    the caller could tell apart: both ways cost one lookup and one audit row, and the
+    mail leaves after the response (``secureauth.mail``).
 
-    The caller answers the same either way, so the endpoint tells nobody whether an
-    address has an account. The link is built from settings, never from the request."""
+    The link is built from settings, never from the request."""
     user = find_user_by_email(email)
     if user is None or not user.is_active:
+        audit.record(Event.PASSWORD_RESET_REQUESTED, client=client, known=False)
         return
-    link = build_link(
-        app_settings.PASSWORD_RESET_URL, user, default_token_generator.make_token(user)
-    )
+    link = build_link(app_settings.PASSWORD_RESET_URL, user, password_reset_token.make_token(user))
     send_link_email("reset", user, link)
-    audit.record(Event.PASSWORD_RESET_REQUESTED, user=user, client=client)
+    audit.record(Event.PASSWORD_RESET_REQUESTED, user=user, client=client, known=True)
 
 
 def reset_password(uid: str, token: str, new_password: str, client: ClientInfo) -> None:
     """Set a new password from a reset link and revoke every session; does not sign in.
 
-    The token is Django's ``default_token_generator``: it expires after
-    PASSWORD_RESET_TIMEOUT and works once (it depends on the password hash). The user
-    row is locked, so of two concurrent uses of one link only one succeeds. Opening the
-    link proves the user reads the address, so it also counts as verifying it."""
+    The link works once (the token depends on the password hash) and until
+    PASSWORD_RESET_TIMEOUT. The user row is locked, so of two concurrent uses of one
+    link only one succeeds. Opening the link proves the user reads the address, so it
+    also counts as verifying it."""
     with transaction.atomic():
         user = user_from_uid(uid, for_update=True)
-        if (
-            user is None
-            or not user.is_active
-            or not default_token_generator.check_token(user, token)
-        ):
+        if user is None or not user.is_active or not password_reset_token.check_token(user, token):
             raise Invalid(INVALID_RESET_LINK)
         validate_password(new_password, user=user)
+        credentials_changed(user)
         set_password(user, new_password)
-    revoked = revoke_all_sessions(user, RevokeReason.PASSWORD_RESET)
-    mark_email_verified(user, client, via="password_reset")
-    LoginLimiter(None, user_email(user)).record_success()
-    audit.record(Event.PASSWORD_RESET_COMPLETED, user=user, client=client, sessions_revoked=revoked)
+        revoked = revoke_all_sessions(user, RevokeReason.PASSWORD_RESET)
+        mark_email_verified(user, client, via="password_reset")
+        audit.record(
+            Event.PASSWORD_RESET_COMPLETED, user=user, client=client, sessions_revoked=revoked
+        )
+    LoginLimiter(None, user_email(user)).clear_email()

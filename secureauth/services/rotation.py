@@ -15,6 +15,7 @@ from ..crypto import derive_child_token, hash_token, looks_like_refresh_token
 from ..exceptions import SessionRevoked, TokenExpired, TokenInvalid, TokenReused
 from ..models import RefreshToken, Session
 from ..models.users import attach_security_state
+from ..races import checkpoint
 from . import audit
 from .sessions import IssuedTokens, issue_tokens, refresh_expiry, revoke_session
 
@@ -54,7 +55,7 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
     if row.rotated_at is None:
         if row.expires_at <= now:
             raise TokenExpired("Refresh token has expired; sign in again.")
-        child_plain = derive_child_token(presented)
+        child_plain = derive_child_token(presented, row.child_salt)
         with transaction.atomic():
             if RefreshToken.objects.claim(row, now):
                 child = RefreshToken.objects.create(
@@ -82,17 +83,22 @@ def _answer_retired(
     if grace and row.rotated_at is not None and now - row.rotated_at <= grace:
         child = RefreshToken.objects.child_of(row)
         if child is not None and child.rotated_at is None and child.expires_at > now:
-            child_plain = derive_child_token(presented)
+            child_plain = derive_child_token(presented, row.child_salt)
             if hash_token(child_plain) == child.token_hash:
                 return issue_tokens(session, user, child_plain, child, now)
+    checkpoint("refresh.reuse_detected")
     report_reuse(row, client)
     raise TokenReused()
 
 
 def report_reuse(row: RefreshToken, client: ClientInfo) -> None:
-    """Theft detected: revoke the whole session, audit it, tell the host project."""
+    """Theft detected: revoke the whole session, audit it, tell the host project.
+
+    Once per session: of a burst of concurrent replays, only the one that revokes the
+    session writes ``refresh_token_reused``."""
     session = row.session
-    revoke_session(session, RevokeReason.REUSE, client=client, event=None)
+    if not revoke_session(session, RevokeReason.REUSE, client=client, event=None):
+        return
     audit.record(
         Event.REFRESH_TOKEN_REUSED,
         user=session.user,

@@ -13,9 +13,11 @@ from ..client import ClientInfo, device_display_name, parse_device
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
 from ..crypto import hash_token, new_refresh_token
-from ..models import RefreshToken, Session
+from ..exceptions import Invalid
+from ..models import Account, MFAChallenge, RefreshToken, Session
 from ..tokens import encode_access_token
 from . import audit
+from .notifications import session_id_from_report_token
 
 
 @dataclass(frozen=True)
@@ -35,17 +37,24 @@ def refresh_expiry(session: Session, now: datetime) -> datetime:
     return min(now + app_settings.REFRESH_TOKEN_LIFETIME, session.expires_at)
 
 
-def issue_tokens(
-    session: Session, user, refresh_plain: str, refresh_row: RefreshToken, now: datetime
-) -> IssuedTokens:
-    """Sign a fresh access token for ``session`` and pair it with the given refresh token."""
-    access, lifetime = encode_access_token(
+def issue_access_token(session: Session, user, now: datetime) -> tuple[str, int]:
+    """A fresh access token for ``session`` (its ``auth_time`` carried over); returns
+    (token, lifetime in seconds). ``user`` must carry its security state."""
+    return encode_access_token(
         user_id=str(user.pk),
         session_id=str(session.pk),
         roles=list(getattr(user, "sa_roles", [])),
         amr=list(session.amr),
+        auth_time=session.auth_time,
         now=now,
     )
+
+
+def issue_tokens(
+    session: Session, user, refresh_plain: str, refresh_row: RefreshToken, now: datetime
+) -> IssuedTokens:
+    """Sign a fresh access token for ``session`` and pair it with the given refresh token."""
+    access, lifetime = issue_access_token(session, user, now)
     refresh_lifetime = max(0, int((refresh_row.expires_at - now).total_seconds()))
     return IssuedTokens(access, lifetime, refresh_plain, refresh_lifetime, session, user)
 
@@ -67,6 +76,7 @@ def start_session(user, client: ClientInfo, amr: list[str]) -> IssuedTokens:
             device_type=device.type,
             ip=client.ip,
             amr=amr,
+            auth_time=now,
             created_at=now,
             last_used_at=now,
             expires_at=now + app_settings.SESSION_MAX_AGE,
@@ -130,11 +140,47 @@ def get_own_session(user, session_id: str) -> Session | None:
     return found
 
 
+def credentials_changed(user) -> None:
+    """A credential changed (password changed or reset, a factor added or removed):
+    a new credential epoch starts, so a sign-in checked under the old one commits no
+    session, and every pending MFA challenge is spent. Call it in the transaction that
+    makes the change, before revoking sessions."""
+    Account.objects.bump_epoch(user)
+    MFAChallenge.objects.spend_pending_of(user, timezone.now())
+
+
 def record_factor_change(event: str, user, session: Session, client: ClientInfo, **detail) -> int:
-    """A sign-in factor was added or removed: every other session of the user is
-    revoked (the caller's stays) and the change is audited. Returns how many were revoked."""
-    revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
-    audit.record(
-        event, user=user, session=session, client=client, sessions_revoked=revoked, **detail
-    )
+    """A sign-in factor was added or removed: a new credential epoch, every other
+    session of the user revoked (the caller's stays), the change audited (and mailed
+    to the owner). Returns how many sessions were revoked."""
+    with transaction.atomic():
+        credentials_changed(user)
+        revoked = revoke_all_sessions(
+            user, RevokeReason.MFA_CHANGED, except_session_id=session.pk
+        )
+        audit.record(
+            event, user=user, session=session, client=client, sessions_revoked=revoked, **detail
+        )
     return revoked
+
+
+def is_new_device(session: Session) -> bool:
+    """Whether ``session`` comes from a device kind (browser family, OS, device type) the
+    user has not signed in from in NEW_DEVICE_WINDOW; never for a first sign-in."""
+    since = session.created_at - app_settings.NEW_DEVICE_WINDOW
+    if Session.objects.same_device_since(session, since).exists():
+        return False
+    return Session.objects.others_of(session).exists()
+
+
+def report_session(token: str, client: ClientInfo) -> None:
+    """"This wasn't me": the token of a new-device mail revokes that session at once.
+    Single use; Invalid for a forged, expired or used token."""
+    session_id = session_id_from_report_token(token)
+    session = Session.objects.report(session_id, timezone.now()) if session_id else None
+    if session is None:
+        raise Invalid("This link is invalid, expired or already used.")
+    audit.record(
+        Event.SESSION_REPORTED, user=session.user, session=session, client=client
+    )
+    signals.session_revoked.send(sender=Session, session=session, reason=RevokeReason.REPORTED)

@@ -5,13 +5,19 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from ..conf import app_settings
+from ..emails import canonical_email
 from ..exceptions import EmailTaken
+from ..models import Account
+from ..models.accounts import email_key_of
 from ..models.users import attach_security_state, with_security_state
 
 
 def normalize_email(email: str) -> str:
+    """How an address is stored for display: trimmed, lower-cased. Lookups never use
+    this: they use the canonical key (``secureauth.emails.canonical_email``)."""
     return email.strip().lower()
 
 
@@ -19,64 +25,47 @@ def email_field() -> str:
     return get_user_model().get_email_field_name()
 
 
-def login_field() -> str:
-    """The indexed field SecureAuth finds accounts by: the user model's USERNAME_FIELD,
-    which holds the normalized email for every account SecureAuth creates."""
-    return get_user_model().USERNAME_FIELD
-
-
 def _users_with_security_state():
-    return with_security_state(get_user_model()._default_manager.all())
+    return with_security_state(get_user_model()._default_manager.all()).annotate(
+        sa_credential_epoch=F("secureauth_account__credential_epoch")
+    )
 
 
 def find_user_by_email(email: str):
-    """The user with this (normalized) email and its security state, or None.
-
-    An exact match on the unique, indexed USERNAME_FIELD: one index probe, whatever
-    the size of the user table, for known and unknown emails alike."""
+    """The user whose canonical email key is the key of ``email``, with its security
+    state, or None. The one lookup by email (login, reset, linking, commands): an
+    exact match on a unique index, whatever the spelling."""
+    key = email_key_of(email)
+    if key is None:
+        return None
     base = app_settings.memo("users_with_security_state", _users_with_security_state)
-    rows = list(base.filter(**{login_field(): normalize_email(email)})[:1])  # unique: no ORDER BY
+    rows = list(base.filter(secureauth_account__email_key=key)[:1])  # unique: no ORDER BY
     if rows:
         attach_security_state(rows[0], rows[0])
     return rows[0] if rows else None
 
 
-def find_user_by_any_email(email: str):
-    """Like ``find_user_by_email``, falling back to a case-insensitive match on the
-    email field, for accounts created outside SecureAuth (createsuperuser, the admin).
-    Not indexed on every database: for operators and rare flows, not for login."""
-    user = find_user_by_email(email)
-    if user is not None:
-        return user
-    base = app_settings.memo("users_with_security_state", _users_with_security_state)
-    row = base.filter(**{f"{email_field()}__iexact": normalize_email(email)}).order_by("pk").first()
-    if row is not None:
-        attach_security_state(row, row)
-    return row
-
-
-def email_in_use(email: str) -> bool:
-    User = get_user_model()
-    return User._default_manager.filter(
-        **{f"{email_field()}__iexact": normalize_email(email)}
-    ).exists()
-
-
 def create_user(email: str, password: str | None):
-    """Create a user whose login is its email; EmailTaken if it exists (also under a race)."""
+    """Create a user whose login is its email; EmailTaken if another account has the
+    same canonical key (also under a race: the key's unique index decides)."""
     User = get_user_model()
+    key = canonical_email(email)
     email = normalize_email(email)
     fields = {email_field(): email}
     if User.USERNAME_FIELD != email_field():
         fields[User.USERNAME_FIELD] = email
-    if email_in_use(email):
+    if Account.objects.filter(email_key=key).exists():
         raise EmailTaken()
     try:
         with transaction.atomic():
             user = User._default_manager.create_user(password=password, **fields)
+            # The post_save receiver gave it its key, unless another account holds it.
+            if not Account.objects.filter(pk=user.pk, email_key=key).exists():
+                raise IntegrityError("email key taken")
     except IntegrityError:
         raise EmailTaken()
     user.sa_roles, user.sa_mfa_enabled, user.sa_email_verified = [], False, False
+    user.sa_credential_epoch = 0
     return user
 
 

@@ -8,26 +8,21 @@ address and on whether it is verified, so it works once and only for that addres
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.template.loader import render_to_string
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
-from ..exceptions import Invalid, PermissionDenied
+from ..exceptions import EmailUnverified, Invalid, PermissionDenied
+from ..mail import render_message, send_after_commit
 from ..models import VerifiedEmail
 from . import audit
 from .users import email_field
-
-logger = logging.getLogger("secureauth")
 
 INVALID_LINK = "The verification link is invalid or has expired."
 
@@ -76,25 +71,13 @@ def build_link(template: str, user, token: str) -> str:
 
 
 def send_link_email(template_prefix: str, user, link: str) -> bool:
-    """Mail ``link`` to the user with the ``secureauth/email/<prefix>_*.txt`` templates.
-
-    A mail failure is logged, not raised: the caller's answer must not depend on it
-    (a password reset must look the same whether or not the address exists)."""
+    """Mail ``link`` to the user with the ``secureauth/email/<prefix>_*.txt`` templates,
+    after the transaction commits and outside the request (``secureauth.mail``): the
+    caller's answer and timing never depend on the mail server."""
     email = user_email(user)
     if not email:
         return False
-    context = {"user": user, "link": link}
-    subject = render_to_string(f"secureauth/email/{template_prefix}_subject.txt", context)
-    try:
-        send_mail(
-            subject=" ".join(subject.split()),
-            message=render_to_string(f"secureauth/email/{template_prefix}_body.txt", context),
-            from_email=None,
-            recipient_list=[email],
-        )
-    except Exception:  # any mail backend error: SMTP down, refused recipient, ...
-        logger.exception("secureauth could not send the %s email", template_prefix)
-        return False
+    send_after_commit(render_message(template_prefix, email, {"user": user, "link": link}))
     return True
 
 
@@ -103,6 +86,17 @@ def is_email_verified(user) -> bool:
     if hasattr(user, "sa_email_verified"):
         return bool(user.sa_email_verified)
     return VerifiedEmail.objects.filter(user=user, email=user_email(user)).exists()
+
+
+def require_verified_email(user) -> None:
+    """An account whose address is not proven gains no other way to sign in
+    (EmailUnverified, 403): else whoever registered someone else's address first
+    could plant a passkey, a TOTP device or an identity that outlives the owner's
+    recovery of the account."""
+    if not is_email_verified(user):
+        raise EmailUnverified(
+            "Verify your email address before adding another way to sign in."
+        )
 
 
 def send_verification_email(user) -> bool:

@@ -9,7 +9,8 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
-from ...client import MAX_DEVICE_NAME
+from ...client import MAX_DEVICE_NAME, display_user_agent, neutralize
+from ...emails import InvalidEmail, canonical_email
 from ...services.users import email_field, max_email_length, normalize_email
 
 
@@ -41,7 +42,7 @@ def session_data(session, current_session_id=None) -> dict:
         "last_used_at": iso8601(session.last_used_at),
         "expires_at": iso8601(session.expires_at),
         "ip": session.ip,
-        "user_agent": session.user_agent,
+        "user_agent": display_user_agent(session.user_agent),
         "device": {
             "name": session.device_name,
             "browser": session.browser,
@@ -61,6 +62,16 @@ def token_data(issued) -> dict:
         "refresh_expires_in": issued.refresh_expires_in,
         "session": session_data(issued.session, issued.session.pk),
         "user": user_data(issued.user),
+    }
+
+
+def reauthenticated_data(result) -> dict:
+    """The answer of a re-authentication: a new access token for the same session."""
+    return {
+        "access_token": result.access_token,
+        "token_type": "Bearer",
+        "expires_in": result.expires_in,
+        "auth_time": iso8601(result.auth_time),
     }
 
 
@@ -130,6 +141,10 @@ class EmailField(serializers.EmailField):
 
     def to_internal_value(self, data):
         value = normalize_email(super().to_internal_value(data))
+        try:
+            canonical_email(value)
+        except InvalidEmail as error:
+            raise serializers.ValidationError(str(error))
         if len(value) > max_email_length():
             raise serializers.ValidationError(
                 f"Ensure this field has no more than {max_email_length()} characters."
@@ -141,6 +156,13 @@ class DeviceNameMixin(serializers.Serializer):
     device_name = serializers.CharField(
         required=False, allow_blank=True, max_length=MAX_DEVICE_NAME, default=""
     )
+
+    def validate_device_name(self, value: str) -> str:
+        # Shown to the user in their session list and security mails: no control or
+        # bidi characters that could forge lines or reorder text there.
+        if neutralize(value) != value:
+            raise serializers.ValidationError("Use printable characters only.")
+        return value
 
 
 class RegisterSerializer(DeviceNameMixin):

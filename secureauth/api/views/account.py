@@ -11,6 +11,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from ...services.passwords import change_password, request_password_reset, reset_password
+from ...services.reauth import reauthenticate
+from ...services.sessions import report_session
 from ...services.verification import confirm_email, resend_verification_email
 from ...throttling import enforce_rate
 from ..serializers.account import (
@@ -19,6 +21,9 @@ from ..serializers.account import (
     PasswordChangeSerializer,
     PasswordResetConfirmSerializer,
     PasswordResetSerializer,
+    ReauthenticatedSerializer,
+    ReauthenticateSerializer,
+    SessionReportSerializer,
 )
 from .base import PublicView, SecureAuthView, no_store
 
@@ -95,3 +100,32 @@ class EmailVerifyResendView(SecureAuthView):
         enforce_rate(request, "email_verify_resend", f"user:{request.user.pk}")
         resend_verification_email(request.user)
         return accepted(VERIFY_ACCEPTED)
+
+
+class ReauthenticateView(SecureAuthView):
+    @extend_schema(
+        request=ReauthenticateSerializer,
+        responses={200: ReauthenticatedSerializer},
+        tags=["account"],
+    )
+    def post(self, request):
+        data = self.validated(ReauthenticateSerializer, request)
+        result = reauthenticate(
+            request.user,
+            request.auth.session,
+            self.client(request),
+            password=data.get("password"),
+            code=data.get("code"),
+            recovery_code=data.get("recovery_code"),
+        )
+        return no_store(Response(ReauthenticatedSerializer(result).data))
+
+
+class SessionReportView(PublicView):
+    rate_limit_scope = "session_report"
+
+    @extend_schema(request=SessionReportSerializer, responses={204: None}, tags=["sessions"])
+    def post(self, request):
+        data = self.validated(SessionReportSerializer, request)
+        report_session(data["token"], self.client(request))
+        return Response(status=204)

@@ -4,8 +4,10 @@ recovery codes, and turning it off."""
 from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from ...permissions import IsRecentlyAuthenticated
 from ...services.mfa import (
     begin_totp_setup,
     confirm_totp,
@@ -29,6 +31,8 @@ def recovery_codes_response(codes: list[str]) -> Response:
 
 
 class TOTPSetupView(SecureAuthView):
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+
     @extend_schema(request=None, responses={200: TOTPSetupSerializer}, tags=["mfa"])
     def post(self, request):
         setup = begin_totp_setup(request.user)
@@ -36,6 +40,8 @@ class TOTPSetupView(SecureAuthView):
 
 
 class TOTPConfirmView(SecureAuthView):
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+
     @extend_schema(
         request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]
     )

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from ...authentication import AccessTokenAuthentication
+from ...permissions import IsRecentlyAuthenticated
 from ...services.passkeys import (
     authentication_options,
     list_passkeys,
@@ -14,7 +17,9 @@ from ...services.passkeys import (
     remove_passkey,
     sign_in_with_passkey,
 )
+from ...services.reauth import is_recently_authenticated
 from ..serializers import TokenResponseSerializer
+from ..serializers.account import ReauthenticatedSerializer
 from ..serializers.passkeys import (
     PasskeyDeleteSerializer,
     PasskeyLoginBeginSerializer,
@@ -29,6 +34,8 @@ TAGS = ["passkeys"]
 
 
 class PasskeyRegisterBeginView(SecureAuthView):
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+
     @extend_schema(
         request=None,
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, "PublicKeyCredentialCreationOptions")},
@@ -39,6 +46,8 @@ class PasskeyRegisterBeginView(SecureAuthView):
 
 
 class PasskeyRegisterCompleteView(SecureAuthView):
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+
     @extend_schema(request=PasskeyRegisterSerializer, responses={201: PasskeySerializer}, tags=TAGS)
     def post(self, request):
         data = self.validated(PasskeyRegisterSerializer, request)
@@ -77,11 +86,19 @@ class PasskeyDetailView(SecureAuthView):
             data.get("password"),
             request.auth.session,
             self.client(request),
+            recently_authenticated=is_recently_authenticated(request.auth.claims),
         )
         return Response(status=204)
 
 
-class PasskeyLoginBeginView(PublicView):
+class OptionalBearerMixin:
+    """A sign-in endpoint that a signed-in caller may also use to re-authenticate:
+    an access token, when sent, must be valid and makes it a re-authentication."""
+
+    authentication_classes = [AccessTokenAuthentication]
+
+
+class PasskeyLoginBeginView(OptionalBearerMixin, PublicView):
     rate_limit_scope = "passkey_login"
 
     @extend_schema(
@@ -91,23 +108,34 @@ class PasskeyLoginBeginView(PublicView):
     )
     def post(self, request):
         data = self.validated(PasskeyLoginBeginSerializer, request)
-        challenge = authentication_options(data.get("email") or None)
+        signed_in = request.user if request.auth is not None else None
+        challenge = authentication_options(data.get("email") or None, user=signed_in)
         return no_store(Response(PasskeyLoginChallengeSerializer(challenge).data))
 
 
-class PasskeyLoginCompleteView(PublicView):
+class PasskeyLoginCompleteView(OptionalBearerMixin, PublicView):
     rate_limit_scope = "passkey_login"
 
     @extend_schema(
         request=PasskeyLoginCompleteSerializer,
-        responses={200: TokenResponseSerializer},
+        responses={
+            200: OpenApiResponse(
+                TokenResponseSerializer,
+                "Tokens; with a Bearer token, a re-authentication: "
+                "{access_token, token_type, expires_in, auth_time}",
+            )
+        },
         tags=TAGS,
     )
     def post(self, request):
         data = self.validated(PasskeyLoginCompleteSerializer, request)
-        issued = sign_in_with_passkey(
+        session = request.auth.session if request.auth is not None else None
+        outcome = sign_in_with_passkey(
             data["challenge_id"],
             data["credential"],
             self.client(request, data["device_name"]),
+            reauthenticating=session,
         )
-        return token_response(request, issued)
+        if session is not None:
+            return no_store(Response(ReauthenticatedSerializer(outcome).data))
+        return token_response(request, outcome)

@@ -6,7 +6,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from ...permissions import HasRole
+from ...permissions import HasRole, IsRecentlyAuthenticated
 from ...services.roles import find_user, revoke_sessions_as_admin, set_roles
 from ..serializers import UserSerializer
 from ..serializers.users import RolesSerializer
@@ -21,7 +21,7 @@ ERRORS = {
 
 
 class AdminView(SecureAuthView):
-    permission_classes = [IsAuthenticated, HasRole(ADMIN_ROLE)]
+    permission_classes = [IsAuthenticated, HasRole(ADMIN_ROLE), IsRecentlyAuthenticated]
 
 
 class UserRolesView(AdminView):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from secureauth.services.roles import revoke_sessions_as_admin
-from secureauth.services.users import find_user_by_any_email
+from secureauth.services.users import find_user_by_email
 
 
 class Command(BaseCommand):
@@ -15,7 +15,7 @@ class Command(BaseCommand):
         parser.add_argument("email", help="Email of the user.")
 
     def handle(self, *args, email: str, **options):
-        user = find_user_by_any_email(email)
+        user = find_user_by_email(email)
         if user is None:
             raise CommandError(f"No user with email {email!r}.")
         count = revoke_sessions_as_admin(user, actor=None)

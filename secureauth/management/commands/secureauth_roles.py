@@ -6,7 +6,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from secureauth.exceptions import SecureAuthError
 from secureauth.services.roles import change_roles
-from secureauth.services.users import find_user_by_any_email
+from secureauth.services.users import find_user_by_email
 
 
 class Command(BaseCommand):
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, email: str, add: list[str], remove: list[str], **options):
-        user = find_user_by_any_email(email)
+        user = find_user_by_email(email)
         if user is None:
             raise CommandError(f"No user with email {email!r}.")
         try:

@@ -1,0 +1,84 @@
+"""SecureAuth's own row for each user: the canonical email key and the credential epoch.
+
+The host project owns the user model, so what SecureAuth must know of every user
+and keep unique lives here, one row per user:
+
+- ``email_key``: the canonical form of the user's email (``secureauth.emails``),
+  unique, the only thing accounts are found by. NULL when the address has no
+  canonical form or another account already holds that key (reported, never merged).
+- ``credential_epoch``: bumped by every credential change (password changed or
+  reset, a second factor added); a sign-in that passed its checks under an older
+  epoch commits no session.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, models, transaction
+
+from ..emails import InvalidEmail, canonical_email
+
+logger = logging.getLogger("secureauth")
+
+
+def email_key_of(email: str | None) -> str | None:
+    """The canonical key of an address, or None when it has none."""
+    if not email:
+        return None
+    try:
+        return canonical_email(email)
+    except InvalidEmail:
+        return None
+
+
+class AccountQuerySet(models.QuerySet):
+    def sync_email_key(self, user, email: str | None) -> None:
+        """Create or update the user's row so its key matches ``email``. A key another
+        account holds is not taken: the row keeps NULL and the collision is logged."""
+        key = email_key_of(email)
+        try:
+            with transaction.atomic():
+                self.update_or_create(user_id=user.pk, defaults={"email_key": key})
+        except IntegrityError:
+            logger.warning(
+                "secureauth: user %s has the email key of another account; it cannot "
+                "sign in by email until one of the addresses changes",
+                user.pk,
+            )
+            self.update_or_create(user_id=user.pk, defaults={"email_key": None})
+
+    def lock(self, user) -> Account:
+        """The user's row, locked until the end of the transaction (created if missing)."""
+        account = self.select_for_update().filter(user_id=user.pk).first()
+        if account is None:
+            self.get_or_create(user_id=user.pk)
+            account = self.select_for_update().get(user_id=user.pk)
+        return account
+
+    def epoch_of(self, user) -> int:
+        value = self.filter(user_id=user.pk).values_list("credential_epoch", flat=True).first()
+        return int(value or 0)
+
+    def bump_epoch(self, user) -> int:
+        """Start a new credential epoch (inside the caller's transaction); returns it."""
+        account = self.lock(user)
+        self.filter(pk=account.pk).update(credential_epoch=models.F("credential_epoch") + 1)
+        return account.credential_epoch + 1
+
+
+class Account(models.Model):
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        primary_key=True,
+        on_delete=models.CASCADE,
+        related_name="secureauth_account",
+    )
+    email_key = models.CharField(max_length=320, unique=True, null=True, blank=True)
+    credential_epoch = models.PositiveIntegerField(default=0)
+
+    objects = AccountQuerySet.as_manager()
+
+    def __str__(self) -> str:
+        return self.email_key or f"account {self.pk}"
