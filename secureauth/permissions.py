@@ -19,6 +19,7 @@ from rest_framework.permissions import BasePermission, OperationHolderMixin
 from .authentication import AccessToken
 from .constants import SECOND_FACTOR_METHODS
 from .services.reauth import require_recent_authentication
+from .services.verification import require_verified_email
 
 
 def user_roles(user) -> set[str]:
@@ -114,4 +115,13 @@ class IsRecentlyAuthenticated(BasePermission):
         if not isinstance(access, AccessToken):
             return False
         require_recent_authentication(access.claims)
+        return True
+
+
+class HasVerifiedEmail(BasePermission):
+    """The caller's email is verified; otherwise 403 ``email_unverified`` (an account
+    whose address is unproven gains no other way to sign in)."""
+
+    def has_permission(self, request, view) -> bool:
+        require_verified_email(request.user)
         return True

@@ -366,11 +366,25 @@ def test_device_throttle_answers_rate_limited(mfa_user, user, settings):
     assert throttled.json()["code"] == "rate_limited"
     assert 1 <= int(throttled["Retry-After"]) <= 10
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
-    # The throttled attempt consumed neither the code nor an attempt of the token.
+    # The throttled attempt did not consume the code (it counted as an attempt: below).
     assert (
         verify(APIClient(), mfa_token, code=phone.totp.at(phone.last_step * STEP)).status_code
         == 200
     )
+
+
+def test_throttled_attempts_count_toward_max_attempts(mfa_user, user, settings):
+    """An attacker hammering a throttled device must not keep the mfa_token alive for a
+    later recovery-code guess: refusals by the throttle are refused attempts too."""
+    settings.OTP_TOTP_THROTTLE_FACTOR = 60
+    _, _, codes = mfa_user
+    mfa_token = login(APIClient(), user.email)["mfa_token"]
+    statuses = [verify(APIClient(), mfa_token, code="000000").status_code for _ in range(5)]
+    assert statuses[0] == 401 and set(statuses[1:]) == {429}
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+    spent = verify(APIClient(), mfa_token, recovery_code=codes[0])
+    assert spent.status_code == 401
+    assert spent.json()["code"] == "token_invalid"
 
 
 # --- IsMFAAuthenticated -----------------------------------------------------------

@@ -29,7 +29,7 @@ def _no_device_throttle(settings):
 
 @pytest.fixture
 def mfa_user(make_user):
-    user = make_user("racer@example.com")
+    user = make_user("racer@example.com", verified=True)
     client = APIClient()
     tokens = login(client, user.email)
     client.credentials(**bearer(tokens))

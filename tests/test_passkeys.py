@@ -610,7 +610,7 @@ def test_amr_rule(verified, device_type, amr):
 @postgres_only
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_clones_cannot_both_sign_in(make_user):
-    user = make_user()
+    user = make_user(verified=True)
     client = APIClient()
     client.credentials(**bearer(login(client, user.email)))
     authenticator = SoftwareAuthenticator()

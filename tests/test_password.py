@@ -200,6 +200,16 @@ def test_a_reset_link_expires(api, user, monkeypatch, settings):
     assert response.json()["code"] == "invalid"
 
 
+def test_signing_in_does_not_void_a_pending_reset_link(api, user):
+    """Django's tokens hash last_login: whoever knows the password could block the
+    owner's recovery by signing in every few seconds."""
+    request_reset(api, user.email)
+    link = reset_link()
+    for _ in range(3):
+        login(APIClient(), user.email)
+    assert confirm_reset(APIClient(), link["uid"], link["token"]).status_code == 204
+
+
 def test_a_password_change_voids_a_pending_reset_link(api, user):
     request_reset(api, user.email)
     link = reset_link()

@@ -47,7 +47,7 @@ def test_lock_set_through_one_process_is_enforced_by_another(transactional_db, m
             second, "/auth/login/", {"email": user.email, "password": PASSWORD}
         )
         assert (status, body["code"]) == (429, "rate_limited")
-        assert headers["Retry-After"] == "60"
-        # The refused attempt, counted by the second process, doubles the lock in the first.
+        assert headers["Retry-After"] in ("29", "30")  # what is left of the 30 s lock
+        # Refused attempts are not failures: the lock does not grow in either process.
         status, headers, _ = post(first, "/auth/login/", {"email": user.email, "password": "x"})
-        assert (status, headers["Retry-After"]) == (429, "120")
+        assert status == 429 and int(headers["Retry-After"]) <= 30

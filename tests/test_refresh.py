@@ -297,3 +297,26 @@ def test_refresh_tokens_are_stored_only_as_hashes(api, user):
             dumped = repr(values)
             for token in plaintexts:
                 assert token not in dumped, f"{model.__name__} stores a refresh token"
+
+
+def test_the_child_cannot_be_computed_from_the_key_and_the_parent(api, user):
+    """With SECRET_KEY known (a leaked or published key), HMAC(key, parent) used to be
+    the current token: an old token then walked the chain without tripping reuse
+    detection. The child now mixes in a random value kept only in the database."""
+    import base64
+    import hashlib
+    import hmac
+
+    from secureauth.crypto import _hmac_key
+
+    parent = login(api, user.email)["refresh_token"]
+    old_rule = base64.urlsafe_b64encode(
+        hmac.new(_hmac_key(), parent.encode(), hashlib.sha256).digest()
+    ).rstrip(b"=").decode()
+    response = refresh(api, parent)
+    assert response.status_code == 200
+    child = response.json()["refresh_token"]
+    assert child != old_rule
+    forged = refresh(api, old_rule)
+    assert_error(forged, 401, "token_invalid")
+    assert refresh(api, child).status_code == 200

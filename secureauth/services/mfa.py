@@ -31,6 +31,7 @@ from ..crypto import recovery_code_digest
 from ..exceptions import Conflict, MFAInvalid, RateLimited
 from ..models import Session
 from ..models.users import load_security_state
+from ..races import checkpoint
 from . import audit
 from .challenges import (
     challenge_client,
@@ -264,6 +265,7 @@ def verify_mfa_sign_in(
     if method is None:
         count_wrong_code(challenge)
         _refuse(user, None, client, "sign_in", method_tried)
+    checkpoint("mfa.verified")
     load_security_state(user)
     issued = complete_sign_in(
         user,

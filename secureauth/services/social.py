@@ -44,7 +44,7 @@ from . import audit
 from .challenges import PendingMFA, start_challenge
 from .login import complete_sign_in
 from .sessions import IssuedTokens
-from .verification import ensure_sign_in_allowed, is_email_verified
+from .verification import ensure_sign_in_allowed, require_verified_email
 
 logger = logging.getLogger("secureauth")
 
@@ -61,7 +61,6 @@ __all__ = [
     "ProviderCredentials",
     "connect_provider",
     "disconnect_provider",
-    "ensure_may_connect",
     "list_connections",
     "sign_in_with_provider",
 ]
@@ -169,18 +168,11 @@ def sign_in_with_provider(
     return complete_sign_in(user, client, amr, event=Event.SOCIAL_LOGIN, **detail)
 
 
-def ensure_may_connect(user) -> None:
-    """An account gains no other way to sign in until its email is verified
-    (EmailUnverified, 403)."""
-    if not is_email_verified(user):
-        raise EmailUnverified("Verify your email address before adding a way to sign in.")
-
-
 def connect_provider(user, backend_name: str, credentials: ProviderCredentials, client: ClientInfo):
     """Link a provider identity to the signed-in ``user`` (idempotent for an identity
     already theirs); EmailUnverified, before the provider is contacted, while the
     account's email is unverified; AccountExists if it belongs to another account."""
-    ensure_may_connect(user)
+    require_verified_email(user)
     backend = _backend_for(backend_name, credentials)
     outcome = SocialOutcome()
     try:

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from ...permissions import IsRecentlyAuthenticated
+from ...permissions import HasVerifiedEmail, IsRecentlyAuthenticated
 from ...services.mfa import (
     begin_totp_setup,
     confirm_totp,
@@ -31,7 +31,7 @@ def recovery_codes_response(codes: list[str]) -> Response:
 
 
 class TOTPSetupView(SecureAuthView):
-    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated, HasVerifiedEmail]
 
     @extend_schema(request=None, responses={200: TOTPSetupSerializer}, tags=["mfa"])
     def post(self, request):
@@ -40,7 +40,7 @@ class TOTPSetupView(SecureAuthView):
 
 
 class TOTPConfirmView(SecureAuthView):
-    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated, HasVerifiedEmail]
 
     @extend_schema(
         request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]

@@ -8,7 +8,7 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ...authentication import AccessTokenAuthentication
-from ...permissions import IsRecentlyAuthenticated
+from ...permissions import HasVerifiedEmail, IsRecentlyAuthenticated
 from ...services.passkeys import (
     authentication_options,
     list_passkeys,
@@ -34,7 +34,7 @@ TAGS = ["passkeys"]
 
 
 class PasskeyRegisterBeginView(SecureAuthView):
-    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated, HasVerifiedEmail]
 
     @extend_schema(
         request=None,
@@ -46,7 +46,7 @@ class PasskeyRegisterBeginView(SecureAuthView):
 
 
 class PasskeyRegisterCompleteView(SecureAuthView):
-    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated, HasVerifiedEmail]
 
     @extend_schema(request=PasskeyRegisterSerializer, responses={201: PasskeySerializer}, tags=TAGS)
     def post(self, request):

@@ -8,14 +8,14 @@ from contextlib import contextmanager
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from ...permissions import HasVerifiedEmail, IsRecentlyAuthenticated
 from ...services.social import (
     ProviderCredentials,
     connect_provider,
     disconnect_provider,
-    ensure_may_connect,
     list_connections,
     sign_in_with_provider,
 )
@@ -45,15 +45,6 @@ def flow_field_errors() -> Iterator[None]:
         raise serializers.ValidationError(exc.message_dict)
 
 
-class EmailVerifiedToConnect(BasePermission):
-    """connect/ adds a way to sign in: 403 ``email_unverified`` for an account whose
-    email is not verified, before the body is read or the provider contacted."""
-
-    def has_permission(self, request, view) -> bool:
-        ensure_may_connect(request.user)
-        return True
-
-
 class SocialLoginView(PublicView):
     rate_limit_scope = "social_login"
 
@@ -81,7 +72,7 @@ class SocialLoginView(PublicView):
 
 
 class SocialConnectView(SecureAuthView):
-    permission_classes = [IsAuthenticated, EmailVerifiedToConnect]
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated, HasVerifiedEmail]
     rate_limit_scope = "social_login"
 
     @extend_schema(
@@ -110,6 +101,8 @@ class SocialConnectionListView(SecureAuthView):
 
 
 class SocialConnectionDetailView(SecureAuthView):
+    permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
+
     @extend_schema(
         responses={
             204: None,
