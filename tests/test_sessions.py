@@ -188,3 +188,23 @@ def test_delete_requires_authentication(api, user):
     response = api.delete(f"/auth/sessions/{tokens['session']['id']}/")
     assert response.status_code == 401
     assert Session.objects.get().revoked_at is None
+
+
+def test_an_idle_session_is_neither_listed_nor_deletable(api, user):
+    """One definition of "active": a session idle past REFRESH_TOKEN_LIFETIME is hidden
+    from the list, and DELETE answers 404 for it like for any session not listed."""
+    from rest_framework.test import APIClient
+
+    from secureauth.conf import app_settings
+
+    current = login(api, user.email)
+    idle = login(APIClient(), user.email)
+    Session.objects.filter(pk=idle["session"]["id"]).update(
+        last_used_at=timezone.now() - app_settings.REFRESH_TOKEN_LIFETIME - timedelta(minutes=1)
+    )
+    api.credentials(**bearer(current))
+    listed = [s["id"] for s in api.get("/auth/sessions/").json()]
+    assert listed == [current["session"]["id"]]
+    response = api.delete(f"/auth/sessions/{idle['session']['id']}/")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
 from ..client import ClientInfo, client_ip
-from ..conf import app_settings
 from ..constants import Event
 from ..models import Session
 
@@ -35,13 +32,7 @@ def can_revoke(request) -> bool:
 def session_status(session: Session) -> str:
     if session.revoked_at is not None:
         return "revoked"
-    now = timezone.now()
-    if (
-        session.expires_at <= now
-        or session.last_used_at <= now - app_settings.REFRESH_TOKEN_LIFETIME
-    ):
-        return "expired"
-    return "active"
+    return "active" if session.is_active() else "expired"
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -67,16 +58,12 @@ class SessionStatusFilter(admin.SimpleListFilter):
         return [("active", _("Active")), ("revoked", _("Revoked")), ("expired", _("Expired"))]
 
     def queryset(self, request, queryset):
-        now = timezone.now()
-        dead = Q(expires_at__lte=now) | Q(
-            last_used_at__lte=now - app_settings.REFRESH_TOKEN_LIFETIME
-        )
         if self.value() == "revoked":
             return queryset.filter(revoked_at__isnull=False)
         if self.value() == "expired":
-            return queryset.filter(dead, revoked_at__isnull=True)
+            return queryset.expired()
         if self.value() == "active":
-            return queryset.filter(revoked_at__isnull=True).exclude(dead)
+            return queryset.active()
         return queryset
 
 

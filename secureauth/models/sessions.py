@@ -18,10 +18,21 @@ from ..constants import DeviceType, RevokeReason
 from .ids import pk_from_path
 
 
+def ended_by_time(now: datetime | None = None) -> Q:
+    """Sessions past their absolute lifetime or their idle timeout."""
+    now = now or timezone.now()
+    return Q(expires_at__lte=now) | Q(last_used_at__lte=now - app_settings.REFRESH_TOKEN_LIFETIME)
+
+
 class SessionQuerySet(models.QuerySet):
     def active(self, now: datetime | None = None) -> SessionQuerySet:
-        now = now or timezone.now()
-        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+        """The one definition of an active session: not revoked, within its absolute
+        lifetime (SESSION_MAX_AGE) and its idle timeout (REFRESH_TOKEN_LIFETIME)."""
+        return self.filter(revoked_at__isnull=True).exclude(ended_by_time(now))
+
+    def expired(self, now: datetime | None = None) -> SessionQuerySet:
+        """Not revoked, but past its absolute lifetime or its idle timeout."""
+        return self.filter(ended_by_time(now), revoked_at__isnull=True)
 
     def active_for(self, user) -> SessionQuerySet:
         return self.active().filter(user=user).order_by("-created_at")
@@ -111,7 +122,13 @@ class Session(models.Model):
         return self.revoked_at is not None
 
     def is_active(self, now: datetime | None = None) -> bool:
-        return self.revoked_at is None and self.expires_at > (now or timezone.now())
+        """``SessionQuerySet.active()`` for one loaded row."""
+        now = now or timezone.now()
+        return (
+            self.revoked_at is None
+            and self.expires_at > now
+            and self.last_used_at > now - app_settings.REFRESH_TOKEN_LIFETIME
+        )
 
 
 def _users_with_session_state() -> models.QuerySet:
