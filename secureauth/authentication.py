@@ -21,6 +21,17 @@ class AuthenticationError(exceptions.AuthenticationFailed):
         super().__init__(detail=error.detail, code=error.code)
 
 
+class SecureAuthAPIException(exceptions.APIException):
+    """A SecureAuth error raised through DRF from a permission class, so a host's view
+    answers with its status, code and challenge whatever its exception handler."""
+
+    def __init__(self, error: SecureAuthError) -> None:
+        super().__init__(detail=error.detail, code=error.code)
+        self.status_code = error.status_code
+        challenge = getattr(error, "www_authenticate", None)
+        self.auth_header = challenge or ("Bearer" if error.status_code == 401 else None)
+
+
 class AccessToken:
     """``request.auth`` of a request authenticated by an access token.
 

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from rest_framework.permissions import BasePermission, OperationHolderMixin
 
-from .authentication import AccessToken
+from .authentication import AccessToken, SecureAuthAPIException
 from .constants import SECOND_FACTOR_METHODS
+from .exceptions import SecureAuthError
 from .services.reauth import require_recent_authentication
 from .services.verification import require_verified_email
 
@@ -114,7 +115,10 @@ class IsRecentlyAuthenticated(BasePermission):
         access = request.auth
         if not isinstance(access, AccessToken):
             return False
-        require_recent_authentication(access.claims)
+        try:
+            require_recent_authentication(access.claims)
+        except SecureAuthError as error:
+            raise SecureAuthAPIException(error)
         return True
 
 
@@ -123,5 +127,10 @@ class HasVerifiedEmail(BasePermission):
     whose address is unproven gains no other way to sign in)."""
 
     def has_permission(self, request, view) -> bool:
-        require_verified_email(request.user)
+        if not getattr(request.user, "is_authenticated", False):
+            return False
+        try:
+            require_verified_email(request.user)
+        except SecureAuthError as error:
+            raise SecureAuthAPIException(error)
         return True

@@ -239,3 +239,16 @@ def test_device_derived_from_a_hostile_user_agent_is_neutralized(api, user):
         shown = "".join(device.values())
         assert not set(shown) & set(UNSAFE), device
     assert "\ufffd" in shown  # "Evil\ufffdBot\ufffd" is still shown, neutralized
+
+
+@pytest.mark.parametrize("name", ["Laptop\nThis was a routine check", "Phone\u202eevil", "a\x1bb"])
+def test_a_device_name_with_control_or_bidi_characters_is_refused(api, user, name):
+    """The name is shown in the session list and in security mails: it must not be able
+    to forge lines there or reorder the text around it."""
+    response = api.post(
+        "/auth/login/",
+        {"email": user.email, "password": PASSWORD, "device_name": name},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "device_name" in response.json()

@@ -148,3 +148,4 @@ def test_constructors_refuse_nonsense():
         with pytest.raises(TypeError):
             factory("")
     assert repr(HasRole("b", "a")) == "HasRole('a', 'b')"
+

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 from ..client import ClientInfo, client_ip
 from ..constants import Event
 from ..models import Session
+from ..models.accounts import email_key_of
 
 USER_EMAIL = f"user__{get_user_model().get_email_field_name()}"
 TOKENS_SHOWN = 20
@@ -93,7 +94,10 @@ class UserEmailFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         value = (self.value() or "").strip()
-        return queryset.filter(**{f"{USER_EMAIL}__iexact": value}) if value else queryset
+        if not value:
+            return queryset
+        # The canonical key, as every lookup by email (another spelling finds the same).
+        return queryset.filter(user__secureauth_account__email_key=email_key_of(value))
 
     def choices(self, changelist):
         name = self.parameter_name

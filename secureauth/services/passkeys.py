@@ -41,7 +41,7 @@ from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
 from ..exceptions import Invalid, InvalidCredentials, NotFound, ReauthenticationRequired
-from ..models import Passkey, Session, WebAuthnChallenge
+from ..models import Account, Passkey, Session, WebAuthnChallenge
 from ..models.passkeys import credential_id_digest
 from ..models.users import load_security_state
 from . import audit
@@ -249,6 +249,9 @@ def sign_in_with_passkey(
     passkey = Passkey.objects.with_credential_id(parsed.raw_id)
     if passkey is None:
         _refuse("unknown_credential", client)
+    # The epoch the assertion is checked under: a credential change committing while
+    # it is verified (a second factor enabled, a reset) leaves this sign-in no session.
+    epoch = Account.objects.epoch_of(passkey.user)
     handle = parsed.response.user_handle
     if handle is None and not challenge.restricted:
         _refuse("missing_user_handle", client, passkey)
@@ -294,7 +297,13 @@ def sign_in_with_passkey(
     load_security_state(user)
     ensure_sign_in_allowed(user, client)
     return complete_sign_in(
-        user, client, amr, Event.LOGIN_SUCCEEDED, method="passkey", passkey=str(passkey.pk)
+        user,
+        client,
+        amr,
+        Event.LOGIN_SUCCEEDED,
+        credential_epoch=epoch,
+        method="passkey",
+        passkey=str(passkey.pk),
     )
 
 

@@ -6,6 +6,7 @@ one raises Django's ``ValidationError``, which the view reports as a field error
 
 from __future__ import annotations
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator as DjangoTokenGenerator
 from django.db import transaction
@@ -14,6 +15,7 @@ from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
 from ..exceptions import IncorrectPassword, Invalid
+from ..mail import render_message
 from ..models import Session
 from ..throttling import LoginLimiter
 from . import audit
@@ -82,18 +84,25 @@ def change_password(
 
 
 def request_password_reset(email: str, client: ClientInfo) -> None:
-    """Mail a reset link if an active account has this address; otherwise do nothing
-    the caller could tell apart: both ways cost one lookup and one audit row, and the
-    mail leaves after the response (``secureauth.mail``).
+    """Mail a reset link if an active account has this address; otherwise do the same
+    work for nothing, so neither the answer nor its timing tells the two apart: one
+    lookup, one token, one rendered message, one audit row; the mail itself leaves
+    after the response (``secureauth.mail``).
 
     The link is built from settings, never from the request."""
     user = find_user_by_email(email)
-    if user is None or not user.is_active:
-        audit.record(Event.PASSWORD_RESET_REQUESTED, client=client, known=False)
-        return
-    link = build_link(app_settings.PASSWORD_RESET_URL, user, password_reset_token.make_token(user))
-    send_link_email("reset", user, link)
-    audit.record(Event.PASSWORD_RESET_REQUESTED, user=user, client=client, known=True)
+    known = user is not None and user.is_active
+    subject = user if known else get_user_model()(pk=0, password="")  # an unsaved stand-in
+    link = build_link(
+        app_settings.PASSWORD_RESET_URL, subject, password_reset_token.make_token(subject)
+    )
+    if known:
+        send_link_email("reset", user, link)
+    else:
+        render_message("reset", "", {"user": subject, "link": link})  # the same rendering
+    audit.record(
+        Event.PASSWORD_RESET_REQUESTED, user=user if known else None, client=client, known=known
+    )
 
 
 def reset_password(uid: str, token: str, new_password: str, client: ClientInfo) -> None:

@@ -35,7 +35,7 @@ from ..exceptions import (
     SecureAuthError,
     ServiceUnavailable,
 )
-from ..models import Passkey
+from ..models import Account, Passkey
 from ..models.users import load_security_state
 from ..social.backends import ProviderCredentials, load_backend
 from ..social.flows import require_accepted_flow
@@ -153,6 +153,7 @@ def sign_in_with_provider(
             reason="inactive" if user else "no_user",
         )
         raise InvalidCredentials("The provider did not accept these credentials.")
+    epoch = Account.objects.epoch_of(user)  # read with the MFA state it is checked under
     load_security_state(user)
     ensure_sign_in_allowed(user, client)
     social = user.social_user
@@ -164,8 +165,10 @@ def sign_in_with_provider(
     detail = {"provider": backend.name, "uid": social.uid, "new_user": outcome.new_user}
     if user.sa_mfa_enabled and "mfa" not in amr:
         audit.record(Event.SOCIAL_LOGIN, user=user, client=client, mfa_pending=True, **detail)
-        return start_challenge(user, client, amr=amr)
-    return complete_sign_in(user, client, amr, event=Event.SOCIAL_LOGIN, **detail)
+        return start_challenge(user, client, amr=amr, credential_epoch=epoch)
+    return complete_sign_in(
+        user, client, amr, event=Event.SOCIAL_LOGIN, credential_epoch=epoch, **detail
+    )
 
 
 def connect_provider(user, backend_name: str, credentials: ProviderCredentials, client: ClientInfo):

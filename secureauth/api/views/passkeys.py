@@ -73,7 +73,7 @@ class PasskeyDetailView(SecureAuthView):
         request=PasskeyDeleteSerializer,
         responses={
             204: None,
-            403: OpenApiResponse(description="reauthentication_required"),
+            401: OpenApiResponse(description="reauthentication_required: send the password"),
             404: OpenApiResponse(description="not_found"),
         },
         tags=TAGS,
