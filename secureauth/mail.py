@@ -1,9 +1,9 @@
 """Mail that never slows or fails the request that caused it.
 
-A message is rendered in the request, handed over when the database transaction
-commits (nothing is sent for work that rolled back), and delivered by a background
-thread (``SEND_MAIL_IN_BACKGROUND``, on by default). A delivery error is logged,
-never raised.
+A message is handed over when the database transaction commits (nothing is sent for
+work that rolled back) and delivered by a background thread
+(``SEND_MAIL_IN_BACKGROUND``, on by default). A rendering or delivery error is
+logged, never raised.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import connections, transaction
 from django.template.loader import render_to_string
 
 from .conf import app_settings
@@ -37,9 +37,25 @@ def send_after_commit(message: EmailMessage) -> None:
     transaction.on_commit(partial(_hand_over, message), robust=True)
 
 
+def send_template_after_commit(template_prefix: str, to: str, context: dict) -> None:
+    """Render ``secureauth/email/<prefix>_*.txt`` and send it once the current
+    transaction commits: a template that fails to render (a host project's override,
+    say) is logged and fails neither the request nor its transaction."""
+    transaction.on_commit(partial(_render_and_hand_over, template_prefix, to, context), robust=True)
+
+
+def _render_and_hand_over(template_prefix: str, to: str, context: dict) -> None:
+    try:
+        message = render_message(template_prefix, to, context)
+    except Exception:  # a broken template must not turn a committed change into a 500
+        logger.exception("secureauth could not render mail %r", template_prefix)
+        return
+    _hand_over(message)
+
+
 def _hand_over(message: EmailMessage) -> None:
     if app_settings.SEND_MAIL_IN_BACKGROUND:
-        _pool().submit(_deliver, message)
+        _pool().submit(_deliver_in_background, message)
     else:
         _deliver(message)
 
@@ -57,6 +73,15 @@ def _deliver(message: EmailMessage) -> None:
         message.send()
     except Exception:  # any mail backend error: SMTP down, refused recipient, ...
         logger.exception("secureauth could not send mail %r", message.subject)
+
+
+def _deliver_in_background(message: EmailMessage) -> None:
+    try:
+        _deliver(message)
+    finally:
+        # A mail backend that stores messages in the database (django-mailer,
+        # django-post-office) opened a connection in this thread; nothing else closes it.
+        connections.close_all()
 
 
 def wait_for_background_mail(timeout: float = 10) -> None:

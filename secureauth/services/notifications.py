@@ -12,11 +12,13 @@ its token, posted to ``sessions/report/``, revokes that session ("this wasn't me
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core import signing
 
 from ..conf import app_settings
 from ..constants import Event
-from ..mail import render_message, send_after_commit
+from ..mail import send_template_after_commit
 
 REPORT_SALT = "secureauth.session-report"
 
@@ -50,6 +52,15 @@ def session_id_from_report_token(token: str) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def lifetime_text(lifetime: timedelta) -> str:
+    """A link's lifetime as the mail states it: "24 hours", "1 hour", "30 minutes"."""
+    minutes = max(1, int(lifetime.total_seconds() // 60))
+    if minutes % 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = minutes // 60
+    return f"{hours} hour{'s' if hours != 1 else ''}"
+
+
 def notify(entry, user, session, email: str) -> None:
     """Mail the owner about audit event ``entry`` if it is one they must hear of."""
     subject = NOTICES.get(entry.event)
@@ -63,9 +74,10 @@ def notify(entry, user, session, email: str) -> None:
         "ip": entry.ip or "unknown",
         "session": session,
         "report_link": "",
+        "report_link_lifetime": lifetime_text(app_settings.SESSION_REPORT_LINK_LIFETIME),
     }
     if entry.event == Event.NEW_DEVICE_SIGN_IN and session is not None:
         context["report_link"] = app_settings.SESSION_REPORT_URL.format(
             frontend=app_settings.FRONTEND_URL.rstrip("/"), token=report_token(session)
         )
-    send_after_commit(render_message("security_notice", email, context))
+    send_template_after_commit("security_notice", email, context)

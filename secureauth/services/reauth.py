@@ -24,6 +24,7 @@ from ..models import Session
 from ..models.users import load_security_state
 from ..throttling import LoginLimiter
 from . import audit
+from .login import record_failure
 from .mfa import is_mfa_enabled, verify_second_factor
 from .passwords import check_password_proof
 from .sessions import issue_access_token
@@ -58,16 +59,27 @@ def require_recent_authentication(claims: dict) -> None:
         )
 
 
-def _check_second_factor(user, code: str | None, recovery_code: str | None, client) -> str:
-    """A TOTP or recovery code as proof; wrong ones count toward the login limiter."""
+def _check_second_factor(
+    user, session: Session, code: str | None, recovery_code: str | None, client: ClientInfo
+) -> str:
+    """A TOTP or recovery code as proof; wrong ones count toward the login limiter, and
+    the one that locks it writes its ``login_rate_limited`` event (``record_failure``)."""
     if not is_mfa_enabled(user):
         raise Conflict("Two-factor authentication is not enabled; send your password.")
-    limiter = LoginLimiter(client.ip, user_email(user))
+    email = user_email(user)
+    limiter = LoginLimiter(client.ip, email)
     with limiter.attempt():
         method = verify_second_factor(user, code, recovery_code)
         if method is None:
-            limiter.failed()
-            audit.record(Event.MFA_FAILED, user=user, client=client, purpose="reauthenticate")
+            record_failure(limiter, user, client, email)
+            audit.record(
+                Event.MFA_FAILED,
+                user=user,
+                session=session,
+                client=client,
+                purpose="reauthenticate",
+                method="totp" if code is not None else "recovery_code",
+            )
             raise MFAInvalid()
     return method
 
@@ -99,6 +111,6 @@ def reauthenticate(
         check_password_proof(user, password, client)
         method = "pwd"
     else:
-        method = _check_second_factor(user, code, recovery_code, client)
+        method = _check_second_factor(user, session, code, recovery_code, client)
     with transaction.atomic():
         return renew_authentication(user, session, client, method)
