@@ -3,7 +3,12 @@
 Each is sent after the fact it names has been committed to the database.
 """
 
+import logging
+
+from django.db import transaction
 from django.dispatch import Signal
+
+logger = logging.getLogger("secureauth")
 
 #: sender=Session class; kwargs: session, reason
 session_revoked = Signal()
@@ -19,3 +24,17 @@ login_rate_limited = Signal()
 roles_changed = Signal()
 #: sender=AuditEvent class; kwargs: event (the saved AuditEvent)
 audit_event = Signal()
+
+
+def send_after_commit(signal: Signal, **kwargs) -> None:
+    """Send ``signal`` once the current transaction commits (at once outside one),
+    robustly: a receiver that raises is logged and never fails the request."""
+
+    def send() -> None:
+        for receiver, result in signal.send_robust(**kwargs):
+            if isinstance(result, Exception):
+                logger.error(
+                    "secureauth signal receiver %r failed: %r", receiver, result, exc_info=result
+                )
+
+    transaction.on_commit(send, robust=True)

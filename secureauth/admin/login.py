@@ -28,6 +28,7 @@ from ..client import ClientInfo
 from ..constants import Event
 from ..exceptions import RateLimited, SecureAuthError, ServiceUnavailable
 from ..services import audit
+from ..services.login import record_failure
 from ..services.verification import user_email
 from ..throttling import LoginLimiter
 from .base import admin_client
@@ -65,25 +66,14 @@ class AdminAttempt:
         return cls(LoginLimiter(client.ip, email), client, email)
 
     def count_failure(self, event: str, user) -> None:
-        """Count a failure, audited and signalled as the API's ``check_password_attempt``
-        does: the failure that installs a lock writes that lock's one ``login_rate_limited``."""
-        locks = self.limiter.failed()
-        email = self.email[:254]
-        audit.record(event, user=user, client=self.client, method=METHOD, email=email)
+        """Count a failure as the API does (``record_failure``: the failure that installs
+        a lock writes that lock's one ``login_rate_limited``), and audit ``event``."""
+        audit.record(event, user=user, client=self.client, method=METHOD, email=self.email[:254])
         if event == Event.LOGIN_FAILED:
-            signals.login_failed.send(sender=None, email=self.email, user=user, ip=self.client.ip)
-        if locks:
-            retry_after = max(seconds for _name, seconds in locks)
-            audit.record(
-                Event.LOGIN_RATE_LIMITED,
-                user=user,
-                client=self.client,
-                method=METHOD,
-                email=email,
-                locked=[name for name, _seconds in locks],
-                retry_after=retry_after,
+            signals.send_after_commit(
+                signals.login_failed, sender=None, email=self.email, user=user, ip=self.client.ip
             )
-            signals.login_rate_limited.send(sender=None, key=self.email, retry_after=retry_after)
+        record_failure(self.limiter, user, self.client, self.email, method=METHOD)
 
 
 class SecureAuthAdminAuthenticationForm(AdminAuthenticationForm):

@@ -10,7 +10,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from ..client import ClientInfo
 from ..models import AuditEvent
-from ..signals import audit_event
+from ..signals import audit_event, send_after_commit
 from .notifications import notify
 
 logger = logging.getLogger("secureauth")
@@ -36,7 +36,7 @@ def record(
     )
     if logger.isEnabledFor(logging.INFO):  # the JSON line is built only when someone logs it
         _log(entry, user, session, client, detail)
-    audit_event.send(sender=AuditEvent, event=entry)
+    send_after_commit(audit_event, sender=AuditEvent, event=entry)
     if user is not None:
         notify(entry, user, session, getattr(user, user.get_email_field_name(), "") or "")
     return entry

@@ -22,27 +22,36 @@ from .verification import ensure_sign_in_allowed
 CREDENTIALS_CHANGED = "Your sign-in details changed while you were signing in; sign in again."
 
 
+def record_failure(limiter: LoginLimiter, user, client: ClientInfo, email: str, **detail) -> None:
+    """A wrong password or code inside ``limiter.attempt()``: count it; the failure that
+    installs a lock writes that lock's one ``login_rate_limited`` event and signal."""
+    locks = limiter.failed()
+    if not locks:
+        return
+    retry_after = max(seconds for _, seconds in locks)
+    audit.record(
+        Event.LOGIN_RATE_LIMITED,
+        user=user,
+        client=client,
+        email=email[:254],
+        locked=[name for name, _ in locks],
+        retry_after=retry_after,
+        **detail,
+    )
+    signals.send_after_commit(
+        signals.login_rate_limited, sender=None, key=email, retry_after=retry_after
+    )
+
+
 def check_password_attempt(
     limiter: LoginLimiter, user, password: str, client: ClientInfo, *, email: str = ""
 ) -> bool:
-    """One password check inside ``limiter.attempt()``: True when right. A wrong one
-    counts as a failure; the failure that installs a lock writes the one
-    ``login_rate_limited`` event of that lock."""
+    """One password check inside ``limiter.attempt()``: True when right; a wrong one is
+    counted (``record_failure``)."""
     if verify_password(user, password) and (user is None or user.is_active):
         limiter.succeeded()
         return True
-    locks = limiter.failed()
-    if locks:
-        retry_after = max(seconds for _, seconds in locks)
-        audit.record(
-            Event.LOGIN_RATE_LIMITED,
-            user=user,
-            client=client,
-            email=email[:254],
-            locked=[name for name, _ in locks],
-            retry_after=retry_after,
-        )
-        signals.login_rate_limited.send(sender=None, key=email, retry_after=retry_after)
+    record_failure(limiter, user, client, email)
     return False
 
 
@@ -56,7 +65,9 @@ def sign_in_with_password(email: str, password: str, client: ClientInfo):
         checkpoint("login.admitted")
         if not check_password_attempt(limiter, user, password, client, email=email):
             audit.record(Event.LOGIN_FAILED, user=user, client=client, email=email[:254])
-            signals.login_failed.send(sender=None, email=email, user=user, ip=client.ip)
+            signals.send_after_commit(
+                signals.login_failed, sender=None, email=email, user=user, ip=client.ip
+            )
             raise InvalidCredentials()
     checkpoint("login.password_checked")
     ensure_sign_in_allowed(user, client)
@@ -90,10 +101,12 @@ def complete_sign_in(
             get_user_model()._default_manager.filter(pk=user.pk).update(last_login=timezone.now())
             session = issued.session
             audit.record(event, user=user, session=session, client=client, amr=amr, **detail)
-            if is_new_device(session):
+            if is_new_device(session, first_sign_in=user.last_login is None):
                 audit.record(Event.NEW_DEVICE_SIGN_IN, user=user, session=session, client=client)
     if stale:
         audit.record(Event.LOGIN_FAILED, user=user, client=client, reason="credentials_changed")
         raise InvalidCredentials(CREDENTIALS_CHANGED)
-    signals.login_succeeded.send(sender=None, user=user, session=issued.session)
+    signals.send_after_commit(
+        signals.login_succeeded, sender=None, user=user, session=issued.session
+    )
     return issued

@@ -80,7 +80,7 @@ def change_roles(
     if hasattr(user, "sa_roles"):
         user.sa_roles = after
     if added or removed:
-        signals.roles_changed.send(sender=None, user=user, roles=after)
+        signals.send_after_commit(signals.roles_changed, sender=None, user=user, roles=after)
     return after
 
 

@@ -107,4 +107,6 @@ def report_reuse(row: RefreshToken, client: ClientInfo) -> None:
         token_id=row.pk,
         rotated_at=row.rotated_at,
     )
-    signals.refresh_token_reused.send(sender=Session, session=session, token=row)
+    signals.send_after_commit(
+        signals.refresh_token_reused, sender=Session, session=session, token=row
+    )

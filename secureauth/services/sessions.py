@@ -106,7 +106,9 @@ def revoke_session(
     session.revoked_at, session.revoked_reason = now, reason
     if event:
         audit.record(event, user=session.user, session=session, client=client, reason=reason)
-    signals.session_revoked.send(sender=Session, session=session, reason=reason)
+    signals.send_after_commit(
+        signals.session_revoked, sender=Session, session=session, reason=reason
+    )
     return True
 
 
@@ -122,7 +124,9 @@ def revoke_all_sessions(user, reason: str, *, except_session_id=None) -> int:
     count = Session.objects.filter(pk__in=[s.pk for s in sessions]).revoke(reason, now)
     for session in sessions:
         session.revoked_at, session.revoked_reason = now, reason
-        signals.session_revoked.send(sender=Session, session=session, reason=reason)
+        signals.send_after_commit(
+            signals.session_revoked, sender=Session, session=session, reason=reason
+        )
     return count
 
 
@@ -154,32 +158,31 @@ def record_factor_change(event: str, user, session: Session, client: ClientInfo,
     to the owner). Returns how many sessions were revoked."""
     with transaction.atomic():
         credentials_changed(user)
-        revoked = revoke_all_sessions(
-            user, RevokeReason.MFA_CHANGED, except_session_id=session.pk
-        )
+        revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
         audit.record(
             event, user=user, session=session, client=client, sessions_revoked=revoked, **detail
         )
     return revoked
 
 
-def is_new_device(session: Session) -> bool:
+def is_new_device(session: Session, *, first_sign_in: bool) -> bool:
     """Whether ``session`` comes from a device kind (browser family, OS, device type) the
-    user has not signed in from in NEW_DEVICE_WINDOW; never for a first sign-in."""
-    since = session.created_at - app_settings.NEW_DEVICE_WINDOW
-    if Session.objects.same_device_since(session, since).exists():
+    user has not signed in from in NEW_DEVICE_WINDOW; never for the account's first
+    sign-in (told by ``last_login``, which outlives the session rows cleanup deletes)."""
+    if first_sign_in:
         return False
-    return Session.objects.others_of(session).exists()
+    since = session.created_at - app_settings.NEW_DEVICE_WINDOW
+    return not Session.objects.same_device_since(session, since).exists()
 
 
 def report_session(token: str, client: ClientInfo) -> None:
-    """"This wasn't me": the token of a new-device mail revokes that session at once.
+    """ "This wasn't me": the token of a new-device mail revokes that session at once.
     Single use; Invalid for a forged, expired or used token."""
     session_id = session_id_from_report_token(token)
     session = Session.objects.report(session_id, timezone.now()) if session_id else None
     if session is None:
         raise Invalid("This link is invalid, expired or already used.")
-    audit.record(
-        Event.SESSION_REPORTED, user=session.user, session=session, client=client
+    audit.record(Event.SESSION_REPORTED, user=session.user, session=session, client=client)
+    signals.send_after_commit(
+        signals.session_revoked, sender=Session, session=session, reason=RevokeReason.REPORTED
     )
-    signals.session_revoked.send(sender=Session, session=session, reason=RevokeReason.REPORTED)

@@ -94,9 +94,7 @@ def require_verified_email(user) -> None:
     could plant a passkey, a TOTP device or an identity that outlives the owner's
     recovery of the account."""
     if not is_email_verified(user):
-        raise EmailUnverified(
-            "Verify your email address before adding another way to sign in."
-        )
+        raise EmailUnverified("Verify your email address before adding another way to sign in.")
 
 
 def send_verification_email(user) -> bool:

@@ -88,7 +88,9 @@ def sign_in_response(request, outcome) -> Response:
 
 
 class NotFoundView(PublicView):
-    """Anything under the mount that is not an endpoint: a JSON 404."""
+    """Anything under the mount that is not an endpoint: a JSON 404 (not in the schema)."""
+
+    schema = None
 
     def http_method_not_allowed(self, request, *args, **kwargs):
         raise NotFound("No such endpoint.")
