@@ -10,12 +10,14 @@ from .models import Account
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="secureauth.sync_email_key")
-def sync_email_key(sender, instance, created: bool, update_fields=None, raw=False, **kwargs):
+def sync_email_key(sender, instance, created: bool, update_fields=None, using=None, **kwargs):
     """Every user, however it was made (register, createsuperuser, the admin, a
-    fixture), gets its canonical email key; a changed address moves the key."""
-    if raw:
-        return
+    fixture), gets its canonical email key; a changed address moves the key.
+
+    Fixtures too: ``loaddata`` saves users raw, and a fixture of users alone would
+    otherwise load users no lookup can find. A fixture that holds the accounts as well
+    (``dumpdata``) overwrites these rows as it loads them."""
     field = sender.get_email_field_name()
     if not created and update_fields is not None and field not in update_fields:
         return
-    Account.objects.sync_email_key(instance, getattr(instance, field, None))
+    Account.objects.db_manager(using).sync_email_key(instance, getattr(instance, field, None))

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, models, router, transaction
 
-from ..emails import InvalidEmail, canonical_email
+from ..emails import MAX_KEY_LENGTH, InvalidEmail, canonical_email
 
 logger = logging.getLogger("secureauth")
 
@@ -39,7 +39,7 @@ class AccountQuerySet(models.QuerySet):
         account holds is not taken: the row keeps NULL and the collision is logged."""
         key = email_key_of(email)
         try:
-            with transaction.atomic():
+            with transaction.atomic(using=self._db or router.db_for_write(self.model)):
                 self.update_or_create(user_id=user.pk, defaults={"email_key": key})
         except IntegrityError:
             logger.warning(
@@ -75,7 +75,7 @@ class Account(models.Model):
         on_delete=models.CASCADE,
         related_name="secureauth_account",
     )
-    email_key = models.CharField(max_length=320, unique=True, null=True, blank=True)
+    email_key = models.CharField(max_length=MAX_KEY_LENGTH, unique=True, null=True, blank=True)
     credential_epoch = models.PositiveIntegerField(default=0)
 
     objects = AccountQuerySet.as_manager()

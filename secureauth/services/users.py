@@ -13,6 +13,7 @@ from ..exceptions import EmailTaken
 from ..models import Account
 from ..models.accounts import email_key_of
 from ..models.users import attach_security_state, with_security_state
+from ..races import checkpoint
 
 
 def normalize_email(email: str) -> str:
@@ -56,6 +57,7 @@ def create_user(email: str, password: str | None):
         fields[User.USERNAME_FIELD] = email
     if Account.objects.filter(email_key=key).exists():
         raise EmailTaken()
+    checkpoint("register.key_checked")
     try:
         with transaction.atomic():
             user = User._default_manager.create_user(password=password, **fields)
