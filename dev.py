@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Set up and run SecureAuth on a fresh machine that has only python3.
 
-    python3 dev.py serve   # venv, install, migrate, serve the example service on :8000
+    python3 dev.py serve   # venv, install, migrate, collectstatic, serve the example on :8000
     python3 dev.py test    # venv, install, run the test suite (SQLite + local-memory cache)
 
 Both create ``.venv/`` on first use and reinstall only when pyproject.toml changes.
@@ -45,6 +45,8 @@ def serve(args: list[str]) -> None:
     env.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
     address = args[0] if args else "127.0.0.1:8000"
     run(str(PY), "manage.py", "migrate", "--noinput", env=env)
+    # Static files (admin, Swagger UI) into STATIC_ROOT, served by whitenoise.
+    run(str(PY), "manage.py", "collectstatic", "--noinput", "-v0", env=env)
     print(f"SecureAuth is serving on http://{address}/auth/ (API docs: /api/docs/)", flush=True)
     os.execve(str(PY), [str(PY), "manage.py", "runserver", address, "--noreload"], env)
 

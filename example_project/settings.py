@@ -2,8 +2,10 @@
 
 With nothing set but DEBUG=1 it runs on SQLite and the local-memory cache, with a
 random development key kept in var/ (without SECRET_KEY and DEBUG=1 it refuses to
-start). Production: set SECRET_KEY, DATABASE_URL (PostgreSQL), REDIS_URL, ALLOWED_HOSTS
-and SECUREAUTH_* below.
+start). Production (docs/deployment.md): set SECRET_KEY, DATABASE_URL (PostgreSQL),
+REDIS_URL, ALLOWED_HOSTS, BEHIND_TLS_PROXY and SECUREAUTH_* below, run
+``collectstatic`` and gunicorn with ``example_project/gunicorn.conf.py`` behind a
+proxy; ``manage.py check --deploy`` is then clean.
 """
 
 from __future__ import annotations
@@ -43,9 +45,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 DEBUG = env_bool("DEBUG", default=False)
 if not SECRET_KEY:
     if not DEBUG:
-        raise ImproperlyConfigured(
-            "Set SECRET_KEY (or DEBUG=1 for a local development service)."
-        )
+        raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for a local development service).")
     SECRET_KEY = development_secret_key(VAR_DIR / "dev-secret-key")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 
@@ -69,6 +69,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin, Swagger UI) from STATIC_ROOT, before anything touches the session.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -157,10 +159,22 @@ TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "static"
+# Filled by ``manage.py collectstatic`` (``python3 dev.py serve`` runs it) and served by
+# whitenoise. Outside DEBUG, file names carry a hash of their content (cached forever)
+# and are served compressed; a missing collectstatic then fails loudly, not with
+# unstyled pages.
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", VAR_DIR / "static"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if DEBUG
+        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    },
+}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Security headers
+# Security headers and HTTPS (``manage.py check --deploy`` is clean outside DEBUG).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -169,13 +183,26 @@ CSRF_COOKIE_SECURE = not DEBUG
 if not DEBUG:
     SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    # The directive only allows submitting the domain to browsers' preload list;
+    # nothing happens until its owner does (docs/deployment.md).
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+    # Plain HTTP is redirected to HTTPS, except the health probe of a load balancer
+    # or orchestrator that talks to the service directly.
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^health/$"]
 if env_bool("BEHIND_TLS_PROXY"):
+    # The proxy terminates TLS and sets X-Forwarded-Proto (and overwrites a client's).
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "no-reply@localhost")
 
-REST_FRAMEWORK = {"DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema"}
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # The service's own views answer errors in the contract's {"detail", "code"} shape
+    # (503 on a database outage), as SecureAuth's views do.
+    "EXCEPTION_HANDLER": "secureauth.api.exception_handler.exception_handler",
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "SecureAuth API",
     "DESCRIPTION": "Authentication service: tokens, sessions, MFA, passkeys, social login.",

@@ -10,13 +10,16 @@ from django.contrib.auth.hashers import check_password, identify_hasher, make_pa
 from django.test import override_settings
 
 from secureauth.services import users as user_service
-from tests.conftest import PASSWORD, bearer, login
+from tests.conftest import PASSWORD, bearer
 from tests.servers import ROOT
 
 ARGON2 = "django.contrib.auth.hashers.Argon2PasswordHasher"
 SECURITY_SETTINGS = (
     "SECURE_HSTS_SECONDS",
     "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_REDIRECT_EXEMPT",
     "SECURE_CONTENT_TYPE_NOSNIFF",
     "SECURE_REFERRER_POLICY",
     "X_FRAME_OPTIONS",
@@ -26,7 +29,17 @@ SECURITY_SETTINGS = (
 
 def example_settings(monkeypatch, tmp_path, **env) -> ModuleType:
     """A fresh copy of example_project/settings.py evaluated under ``env``."""
-    for name in ("SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "SECURE_HSTS_SECONDS"):
+    for name in (
+        "SECRET_KEY",
+        "DEBUG",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "SECURE_HSTS_SECONDS",
+        "SECURE_HSTS_PRELOAD",
+        "SECURE_SSL_REDIRECT",
+        "BEHIND_TLS_PROXY",
+        "STATIC_ROOT",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("SECUREAUTH_VAR_DIR", str(tmp_path))
     for name, value in env.items():
@@ -71,10 +84,31 @@ def test_example_project_security_headers_settings(production, monkeypatch, tmp_
     assert production.SECURE_HSTS_INCLUDE_SUBDOMAINS is True
     assert production.SECURE_CONTENT_TYPE_NOSNIFF is True
     assert production.SECURE_REFERRER_POLICY == "same-origin"
-    assert production.MIDDLEWARE[0] == "django.middleware.security.SecurityMiddleware"
+    assert production.SECURE_HSTS_PRELOAD is True
+    assert production.SECURE_SSL_REDIRECT is True
+    assert production.SESSION_COOKIE_SECURE is True and production.CSRF_COOKIE_SECURE is True
+    assert production.MIDDLEWARE[:2] == [
+        "django.middleware.security.SecurityMiddleware",
+        "whitenoise.middleware.WhiteNoiseMiddleware",
+    ]
+    assert production.STORAGES["staticfiles"]["BACKEND"] == (
+        "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    )
+    assert production.STATIC_ROOT == tmp_path / "static"
+    assert production.REST_FRAMEWORK["EXCEPTION_HANDLER"] == (
+        "secureauth.api.exception_handler.exception_handler"
+    )
+    assert not hasattr(production, "SECURE_PROXY_SSL_HEADER")  # only when told so
+    behind_proxy = example_settings(
+        monkeypatch, tmp_path, SECRET_KEY="s" * 50, ALLOWED_HOSTS="x", BEHIND_TLS_PROXY="1"
+    )
+    assert behind_proxy.SECURE_PROXY_SSL_HEADER == ("HTTP_X_FORWARDED_PROTO", "https")
     development = example_settings(monkeypatch, tmp_path, DEBUG="1")
     assert development.DEBUG is True
     assert not getattr(development, "SECURE_HSTS_SECONDS", 0)  # no HSTS on plain-HTTP dev
+    assert not getattr(development, "SECURE_SSL_REDIRECT", False)
+    # No collectstatic needed to develop: unhashed names, found by the finders.
+    assert development.STORAGES["staticfiles"]["BACKEND"].endswith(".StaticFilesStorage")
 
 
 def test_example_project_refuses_to_start_without_a_key_unless_debug_is_asked_for(
@@ -89,9 +123,7 @@ def test_example_project_refuses_to_start_without_a_key_unless_debug_is_asked_fo
         example_settings(monkeypatch, tmp_path, DEBUG="0")
 
 
-def test_the_development_key_is_random_per_checkout_never_a_published_one(
-    monkeypatch, tmp_path
-):
+def test_the_development_key_is_random_per_checkout_never_a_published_one(monkeypatch, tmp_path):
     first = example_settings(monkeypatch, tmp_path / "a", DEBUG="1").SECRET_KEY
     again = example_settings(monkeypatch, tmp_path / "a", DEBUG="1").SECRET_KEY
     other = example_settings(monkeypatch, tmp_path / "b", DEBUG="1").SECRET_KEY
@@ -110,7 +142,9 @@ def test_example_urls_send_security_headers_and_no_store(api, make_user, product
             "/auth/login/", {"email": staff.email, "password": PASSWORD}, format="json", secure=True
         )
         assert response.status_code == 200
-        assert response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains"
+        assert (
+            response["Strict-Transport-Security"] == "max-age=31536000; includeSubDomains; preload"
+        )
         assert response["X-Content-Type-Options"] == "nosniff"
         assert response["Referrer-Policy"] == "same-origin"
         assert response["Cache-Control"] == "no-store"
@@ -127,14 +161,23 @@ def test_example_urls_send_security_headers_and_no_store(api, make_user, product
             secure=True,
         )
         assert registered["Cache-Control"] == "no-store"
-        # HSTS only over HTTPS, as the standard requires.
-        assert "Strict-Transport-Security" not in api.get("/health/")
+        # HSTS only over HTTPS, as the standard requires; plain HTTP is redirected,
+        # except the health probe (a load balancer talks to the service directly).
+        health = api.get("/health/")
+        assert health.status_code == 200
+        assert "Strict-Transport-Security" not in health
+        insecure = api.post("/auth/login/", {"email": staff.email, "password": PASSWORD})
+        assert insecure.status_code == 301
+        assert insecure["Location"] == "https://testserver/auth/login/"
         # The example project's own view, protected by a role (docs/roles.md).
         ok = api.get("/api/example/", secure=True, **bearer(tokens))
         assert ok.status_code == 200
         assert ok.json() == {"hello": staff.get_username(), "amr": ["pwd"]}
         assert ok["X-Content-Type-Options"] == "nosniff"
-        refused = api.get("/api/example/", secure=True, **bearer(login(api, plain.email)))
+        plain_tokens = api.post(
+            "/auth/login/", {"email": plain.email, "password": PASSWORD}, format="json", secure=True
+        ).json()
+        refused = api.get("/api/example/", secure=True, **bearer(plain_tokens))
         assert refused.status_code == 403
         assert api.get("/api/example/", secure=True).status_code == 401
 

@@ -1,14 +1,28 @@
-"""The one place where errors become HTTP responses in the contract's format."""
+"""The one place where errors become HTTP responses in the contract's format.
+
+SecureAuth's own views use it whatever the host's settings are; a host project gives
+its own DRF views the same shape by naming it in its settings::
+
+    REST_FRAMEWORK = {"EXCEPTION_HANDLER": "secureauth.api.exception_handler.exception_handler"}
+
+Every error is ``{"detail": ..., "code": ...}`` (field validation errors keep DRF's
+``{"<field>": [...]}`` shape), a database outage is ``503 service_unavailable`` with
+``Retry-After``, anything else a ``500 server_error`` without details, never an HTML
+page or a traceback.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
+from rest_framework.views import set_rollback
 
 from ..exceptions import (
     RateLimited,
@@ -18,6 +32,9 @@ from ..exceptions import (
 )
 
 logger = logging.getLogger("secureauth")
+
+#: Seconds a client is asked to wait when the database is unreachable.
+OUTAGE_RETRY_AFTER = 5
 
 # DRF's default codes, renamed to the contract's.
 DRF_CODES = {
@@ -34,8 +51,15 @@ def error_response(detail: str, code: str, status_code: int, headers=None) -> Re
     return Response({"detail": str(detail), "code": code}, status=status_code, headers=headers)
 
 
+def _is_field_errors(detail) -> bool:
+    """DRF's field-error shapes: a dict, or a list of them (``many=True`` serializers)."""
+    if isinstance(detail, dict):
+        return True
+    return isinstance(detail, list) and any(isinstance(item, (dict, list)) for item in detail)
+
+
 def _from_drf(exc: exceptions.APIException) -> Response:
-    if isinstance(exc, exceptions.ValidationError) and isinstance(exc.detail, dict):
+    if isinstance(exc, exceptions.ValidationError) and _is_field_errors(exc.detail):
         return Response(exc.detail, status=status.HTTP_400_BAD_REQUEST)
     detail = exc.detail
     if isinstance(detail, list):
@@ -47,13 +71,23 @@ def _from_drf(exc: exceptions.APIException) -> Response:
     headers = {}
     if getattr(exc, "auth_header", None):
         headers["WWW-Authenticate"] = exc.auth_header
-    if getattr(exc, "wait", None):
-        headers["Retry-After"] = str(int(exc.wait))
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
     return error_response(detail, DRF_CODES.get(code, code), exc.status_code, headers)
 
 
+def _view_name(context) -> str:
+    view = (context or {}).get("view")
+    return type(view).__name__ if view is not None else "unknown view"
+
+
 def exception_handler(exc: Exception, context) -> Response:
-    """Translate any exception raised in a SecureAuth view; never an HTML page."""
+    """Translate any exception raised in a DRF view; never an HTML page.
+
+    Like DRF's own handler, every error response marks an ``ATOMIC_REQUESTS``
+    transaction for rollback, except SecureAuth's errors: a refused sign-in still
+    records its audit event and its failure count."""
     if isinstance(exc, SecureAuthError):
         headers = {}
         if isinstance(exc, RateLimited):
@@ -63,20 +97,28 @@ def exception_handler(exc: Exception, context) -> Response:
         elif exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
         return error_response(exc.detail, exc.code, exc.status_code, headers)
+    set_rollback()
     if isinstance(exc, exceptions.APIException):
         return _from_drf(exc)
     if isinstance(exc, Http404):
         return error_response("Not found.", "not_found", 404)
+    if isinstance(exc, DjangoPermissionDenied):
+        return error_response(exceptions.PermissionDenied.default_detail, "permission_denied", 403)
     if isinstance(exc, RequestDataTooBig):
         return error_response("Request body is too large.", "request_too_large", 413)
     if isinstance(exc, SuspiciousOperation):
         return error_response("Bad request.", "invalid", 400)
     if isinstance(exc, (OperationalError, InterfaceError)):
-        logger.error("secureauth database unavailable: %s", exc)
+        logger.error("database unavailable in %s: %s", _view_name(context), exc)
         unavailable = ServiceUnavailable()
-        return error_response(unavailable.detail, unavailable.code, 503, {"Retry-After": "5"})
+        return error_response(
+            unavailable.detail,
+            unavailable.code,
+            503,
+            {"Retry-After": str(OUTAGE_RETRY_AFTER)},
+        )
     if isinstance(exc, DatabaseError):
-        logger.exception("secureauth database error")
+        logger.error("database error in %s", _view_name(context), exc_info=exc)
         return error_response("Internal server error.", "server_error", 500)
-    logger.exception("secureauth unhandled error")
+    logger.error("unhandled error in %s", _view_name(context), exc_info=exc)
     return error_response("Internal server error.", "server_error", 500)
