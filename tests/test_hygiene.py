@@ -276,3 +276,27 @@ def test_every_refusal_has_the_same_401_body(api, make_user):
         for r in bodies
     )
     assert len({tuple(sorted(r.headers.items())) for r in bodies}) == 1
+
+
+def test_manage_py_runs_keyless_commands_but_never_serves_without_a_key(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG")}
+    env.update(SECUREAUTH_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="example_project.settings")
+
+    def manage(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    assert manage("makemigrations", "--check", "--dry-run").returncode == 0
+    served = manage("runserver", "127.0.0.1:0", "--noreload")
+    assert served.returncode != 0
+    assert "Set SECRET_KEY (or DEBUG=1" in served.stderr
