@@ -32,6 +32,8 @@ DURATIONS = {
 }
 
 DEFAULTS: dict[str, Any] = {
+    # The host project's hooks (secureauth.adapter.DefaultAdapter or a subclass)
+    "ADAPTER": "secureauth.adapter.DefaultAdapter",
     # Access tokens (JWT)
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=15),
     "ALGORITHM": "HS256",

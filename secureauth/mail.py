@@ -17,6 +17,7 @@ from django.core.mail import EmailMessage
 from django.db import connections, transaction
 from django.template.loader import render_to_string
 
+from .adapter import get_adapter
 from .conf import app_settings
 
 logger = logging.getLogger("secureauth")
@@ -32,32 +33,33 @@ def render_message(template_prefix: str, to: str, context: dict) -> EmailMessage
     return EmailMessage(subject=" ".join(subject.split()), body=body, to=[to])
 
 
-def send_after_commit(message: EmailMessage) -> None:
-    """Send ``message`` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(partial(_hand_over, message), robust=True)
-
-
 def send_template_after_commit(template_prefix: str, to: str, context: dict) -> None:
-    """Render ``secureauth/email/<prefix>_*.txt`` and send it once the current
-    transaction commits: a template that fails to render (a host project's override,
-    say) is logged and fails neither the request nor its transaction."""
-    transaction.on_commit(partial(_render_and_hand_over, template_prefix, to, context), robust=True)
+    """Mail ``secureauth/email/<prefix>_*.txt`` to ``to`` once the current transaction
+    commits (nothing for work that rolled back). Rendering and delivery (the adapter's
+    ``send_mail``) run in the background thread when SEND_MAIL_IN_BACKGROUND is on, so
+    the request does the same work whether or not a mail goes out; a template or a
+    backend that fails is logged and fails neither the request nor its transaction."""
+    job = partial(_render_and_send, template_prefix, to, context)
+    if app_settings.SEND_MAIL_IN_BACKGROUND:
+        transaction.on_commit(partial(_in_background, job), robust=True)
+    else:
+        transaction.on_commit(job, robust=True)
 
 
-def _render_and_hand_over(template_prefix: str, to: str, context: dict) -> None:
+def _render_and_send(template_prefix: str, to: str, context: dict) -> None:
     try:
         message = render_message(template_prefix, to, context)
     except Exception:  # a broken template must not turn a committed change into a 500
         logger.exception("secureauth could not render mail %r", template_prefix)
         return
-    _hand_over(message)
+    try:
+        get_adapter().send_mail(message)
+    except Exception:  # any mail backend error: SMTP down, refused recipient, ...
+        logger.exception("secureauth could not send mail %r", message.subject)
 
 
-def _hand_over(message: EmailMessage) -> None:
-    if app_settings.SEND_MAIL_IN_BACKGROUND:
-        _pool().submit(_deliver_in_background, message)
-    else:
-        _deliver(message)
+def _in_background(job) -> None:
+    _pool().submit(_run_in_background, job)
 
 
 def _pool() -> ThreadPoolExecutor:
@@ -68,16 +70,9 @@ def _pool() -> ThreadPoolExecutor:
         return _executor
 
 
-def _deliver(message: EmailMessage) -> None:
+def _run_in_background(job) -> None:
     try:
-        message.send()
-    except Exception:  # any mail backend error: SMTP down, refused recipient, ...
-        logger.exception("secureauth could not send mail %r", message.subject)
-
-
-def _deliver_in_background(message: EmailMessage) -> None:
-    try:
-        _deliver(message)
+        job()
     finally:
         # A mail backend that stores messages in the database (django-mailer,
         # django-post-office) opened a connection in this thread; nothing else closes it.

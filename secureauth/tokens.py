@@ -41,6 +41,8 @@ REQUIRED_CLAIMS = (
     "auth_time",
     "token_type",
 )
+#: Claims SecureAuth sets itself: the adapter's ``access_token_claims`` cannot replace them.
+RESERVED_CLAIMS = frozenset(REQUIRED_CLAIMS) | {"nbf", "cnf"}
 ASYMMETRIC_PREFIXES = ("RS", "ES", "PS", "Ed")
 
 
@@ -151,13 +153,16 @@ def encode_access_token(
     roles: list[str],
     amr: list[str],
     auth_time: datetime,
+    extra_claims: dict[str, Any] | None = None,
     now: datetime | None = None,
 ) -> tuple[str, int]:
     """Sign an access token for a session; returns (token, lifetime in seconds)."""
     now = now or timezone.now()
     lifetime = int(app_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     iat = int(now.timestamp())
+    extra = {k: v for k, v in (extra_claims or {}).items() if k not in RESERVED_CLAIMS}
     payload = {
+        **extra,
         "iss": app_settings.ISSUER,
         "aud": app_settings.AUDIENCE,
         "sub": user_id,

@@ -9,7 +9,8 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.translation import gettext_lazy as _
 
-from ..client import ClientInfo, client_ip
+from ..adapter import get_adapter
+from ..client import ClientInfo
 from ..constants import Event
 from ..models import Session
 from ..models.accounts import email_key_of
@@ -20,9 +21,10 @@ TOKENS_SHOWN = 20
 
 def admin_client(request) -> ClientInfo:
     """The admin's own request, recorded on the audit events it causes."""
-    meta = request.META
-    ip = client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"))
-    return ClientInfo(ip=ip, user_agent=meta.get("HTTP_USER_AGENT", "")[:512])
+    return ClientInfo(
+        ip=get_adapter().client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+    )
 
 
 def can_revoke(request) -> bool:

@@ -15,7 +15,6 @@ from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
 from ..exceptions import IncorrectPassword, Invalid
-from ..mail import render_message
 from ..models import Session
 from ..throttling import LoginLimiter
 from . import audit
@@ -86,8 +85,8 @@ def change_password(
 def request_password_reset(email: str, client: ClientInfo) -> None:
     """Mail a reset link if an active account has this address; otherwise do the same
     work for nothing, so neither the answer nor its timing tells the two apart: one
-    lookup, one token, one rendered message, one audit row; the mail itself leaves
-    after the response (``secureauth.mail``).
+    lookup, one token, one audit row; the mail is rendered and sent after the response
+    (``secureauth.mail``).
 
     The link is built from settings, never from the request."""
     user = find_user_by_email(email)
@@ -97,9 +96,7 @@ def request_password_reset(email: str, client: ClientInfo) -> None:
         app_settings.PASSWORD_RESET_URL, subject, password_reset_token.make_token(subject)
     )
     if known:
-        send_link_email("reset", user, link)
-    else:
-        render_message("reset", "", {"user": subject, "link": link})  # the same rendering
+        send_link_email("reset", user, link)  # rendered and sent after the response
     audit.record(
         Event.PASSWORD_RESET_REQUESTED, user=user if known else None, client=client, known=known
     )

@@ -9,7 +9,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import signals
-from ..client import ClientInfo, device_display_name, parse_device
+from ..adapter import get_adapter
+from ..client import ClientInfo, device_display_name
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
 from ..crypto import hash_token, new_refresh_token
@@ -46,6 +47,7 @@ def issue_access_token(session: Session, user, now: datetime) -> tuple[str, int]
         roles=list(getattr(user, "sa_roles", [])),
         amr=list(session.amr),
         auth_time=session.auth_time,
+        extra_claims=get_adapter().access_token_claims(user, session),
         now=now,
     )
 
@@ -64,7 +66,7 @@ def start_session(user, client: ClientInfo, amr: list[str]) -> IssuedTokens:
 
     ``user`` must carry its security state (``attach_security_state``)."""
     now = timezone.now()
-    device = parse_device(client.user_agent)
+    device = get_adapter().parse_device(client.user_agent)
     plain = new_refresh_token()
     with transaction.atomic():
         session = Session.objects.create(

@@ -7,11 +7,11 @@ from django.contrib.auth.hashers import check_password, get_hasher, make_passwor
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from ..adapter import get_adapter
 from ..conf import app_settings
 from ..emails import canonical_email
 from ..exceptions import EmailTaken
 from ..models import Account
-from ..models.accounts import email_key_of
 from ..models.users import attach_security_state, with_security_state
 from ..races import checkpoint
 
@@ -33,34 +33,27 @@ def _users_with_security_state():
 
 
 def find_user_by_email(email: str):
-    """The user whose canonical email key is the key of ``email``, with its security
-    state, or None. The one lookup by email (login, reset, linking, commands): an
-    exact match on a unique index, whatever the spelling."""
-    key = email_key_of(email)
-    if key is None:
-        return None
+    """The user ``email`` names, with its security state, or None. The one lookup by
+    email (login, reset, linking, commands); the adapter's ``find_user_by_email``
+    decides how (default: an exact match on the unique canonical key, one index probe)."""
     base = app_settings.memo("users_with_security_state", _users_with_security_state)
-    rows = list(base.filter(secureauth_account__email_key=key)[:1])  # unique: no ORDER BY
-    if rows:
-        attach_security_state(rows[0], rows[0])
-    return rows[0] if rows else None
+    user = get_adapter().find_user_by_email(email, base)
+    if user is not None:
+        attach_security_state(user, user)
+    return user
 
 
 def create_user(email: str, password: str | None):
-    """Create a user whose login is its email; EmailTaken if another account has the
-    same canonical key (also under a race: the key's unique index decides)."""
-    User = get_user_model()
+    """Create a user (the adapter's ``create_user``) whose login is its email;
+    EmailTaken if another account has the same canonical key (also under a race: the
+    key's unique index decides)."""
     key = canonical_email(email)
-    email = normalize_email(email)
-    fields = {email_field(): email}
-    if User.USERNAME_FIELD != email_field():
-        fields[User.USERNAME_FIELD] = email
     if Account.objects.filter(email_key=key).exists():
         raise EmailTaken()
     checkpoint("register.key_checked")
     try:
         with transaction.atomic():
-            user = User._default_manager.create_user(password=password, **fields)
+            user = get_adapter().create_user(normalize_email(email), password)
             # The post_save receiver gave it its key, unless another account holds it.
             if not Account.objects.filter(pk=user.pk, email_key=key).exists():
                 raise IntegrityError("email key taken")

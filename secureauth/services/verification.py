@@ -19,7 +19,7 @@ from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
 from ..exceptions import EmailUnverified, Invalid, PermissionDenied
-from ..mail import render_message, send_after_commit
+from ..mail import send_template_after_commit
 from ..models import VerifiedEmail
 from . import audit
 from .users import email_field
@@ -77,7 +77,7 @@ def send_link_email(template_prefix: str, user, link: str) -> bool:
     email = user_email(user)
     if not email:
         return False
-    send_after_commit(render_message(template_prefix, email, {"user": user, "link": link}))
+    send_template_after_commit(template_prefix, email, {"user": user, "link": link})
     return True
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from ...adapter import get_adapter
 from ...client import MAX_DEVICE_NAME, display_user_agent, neutralize
 from ...emails import InvalidEmail, canonical_email
 from ...services.users import email_field, max_email_length, normalize_email
@@ -22,7 +23,12 @@ def iso8601(value: datetime | None) -> str | None:
 
 
 def user_data(user) -> dict:
-    """The contract's user object (the user must carry its security state)."""
+    """The contract's user object (the user must carry its security state), as the
+    adapter's ``serialize_user`` shapes it."""
+    return get_adapter().serialize_user(user, _contract_user_data(user))
+
+
+def _contract_user_data(user) -> dict:
     return {
         "id": str(user.pk),
         "email": getattr(user, email_field(), "") or "",

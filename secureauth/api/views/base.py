@@ -8,8 +8,9 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ...adapter import get_adapter
 from ...authentication import AccessTokenAuthentication
-from ...client import ClientInfo, client_ip
+from ...client import ClientInfo
 from ...exceptions import NotFound
 from ...throttling import enforce_rate
 from ..cookies import set_cookie, wants_cookie
@@ -45,7 +46,7 @@ class SecureAuthView(APIView):
         return serializer.validated_data
 
     def client_ip(self, request) -> str | None:
-        return client_ip(request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR"))
+        return get_adapter().client_ip(request)
 
     def client(self, request, device_name: str = "") -> ClientInfo:
         return ClientInfo(
