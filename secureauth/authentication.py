@@ -11,6 +11,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from .exceptions import SecureAuthError, SessionRevoked, TokenExpired, TokenInvalid
 from .models import Session
 from .models.sessions import user_with_session_state
+from .models.users import attach_security_state
 from .tokens import decode_access_token
 
 
@@ -59,11 +60,14 @@ class AccessToken:
         return list(self.claims.get("roles") or [])
 
 
-def authenticate_access_token(token: str) -> tuple[Any, AccessToken]:
+def authenticate_access_token(
+    token: str, *, with_security_state: bool = False
+) -> tuple[Any, AccessToken]:
     """Verify the JWT, then load its user and session state in one query and check
-    the session is still active (revocation is seen at once, in every process)."""
+    the session is still active (revocation is seen at once, in every process). With
+    ``with_security_state`` the same query loads the user's ``SecurityState``."""
     claims = decode_access_token(token)
-    user = user_with_session_state(claims["sid"])
+    user = user_with_session_state(claims["sid"], with_security=with_security_state)
     if user is None or str(user.pk) != claims["sub"]:
         raise SessionRevoked("The session of this token no longer exists.")
     if user.sa_session_revoked_at is not None:
@@ -72,11 +76,14 @@ def authenticate_access_token(token: str) -> tuple[Any, AccessToken]:
         raise TokenExpired("The session has expired.")
     if not user.is_active:
         raise TokenInvalid("This account is disabled.")
+    if with_security_state:
+        attach_security_state(user, user)
     return user, AccessToken(claims, user)
 
 
 class AccessTokenAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <access token>``."""
+    """``Authorization: Bearer <access token>``: one query per request. A view whose
+    ``loads_security_state`` is True gets the user's SecurityState in that same query."""
 
     keyword = b"bearer"
 
@@ -88,7 +95,9 @@ class AccessTokenAuthentication(BaseAuthentication):
             raise AuthenticationError(TokenInvalid("Malformed Authorization header."))
         try:
             token = parts[1].decode("ascii")
-            return authenticate_access_token(token)
+            view = (getattr(request, "parser_context", None) or {}).get("view")
+            wanted = bool(getattr(view, "loads_security_state", False))
+            return authenticate_access_token(token, with_security_state=wanted)
         except UnicodeDecodeError:
             raise AuthenticationError(TokenInvalid("Malformed Authorization header."))
         except SecureAuthError as error:

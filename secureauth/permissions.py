@@ -19,6 +19,7 @@ from rest_framework.permissions import BasePermission, OperationHolderMixin
 from .authentication import AccessToken, SecureAuthAPIException
 from .constants import SECOND_FACTOR_METHODS
 from .exceptions import SecureAuthError
+from .models.users import security_state
 from .services.reauth import require_recent_authentication
 from .services.verification import require_verified_email
 
@@ -27,9 +28,7 @@ def user_roles(user) -> set[str]:
     """The user's role names; read from the database (authoritative), once per request."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    if getattr(user, "sa_roles", None) is None:
-        user.sa_roles = sorted(user.groups.values_list("name", flat=True))
-    return set(user.sa_roles)
+    return set(security_state(user).roles)
 
 
 class _Instance(OperationHolderMixin, BasePermission):

@@ -16,3 +16,19 @@ def test_recency_and_verified_email_permissions_work_in_a_host_view(api, user, m
     VerifiedEmail.objects.filter(user=user).delete()
     unverified = api.get("/test/host-view/", **bearer(login(api, user.email)))
     assert unverified.status_code == 403
+
+
+def test_me_costs_one_query(api, user, django_assert_num_queries):
+    """The authentication query loads the user, the session's state and the user's
+    SecurityState together: GET me/ is that one query."""
+    tokens = login(api, user.email)
+    with django_assert_num_queries(1):
+        response = api.get("/auth/me/", **bearer(tokens))
+    assert response.status_code == 200
+    assert response.json()["email_verified"] is True
+
+
+def test_a_host_view_costs_one_query(api, user, django_assert_num_queries):
+    tokens = login(api, user.email)
+    with django_assert_num_queries(1):
+        assert api.get("/test/mfa-only/", **bearer(tokens)).status_code == 403

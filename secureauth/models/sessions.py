@@ -16,6 +16,7 @@ from django.utils import timezone
 from ..conf import app_settings
 from ..constants import DeviceType, RevokeReason
 from .ids import pk_from_path
+from .users import with_security_state
 
 
 def ended_by_time(now: datetime | None = None) -> Q:
@@ -140,11 +141,21 @@ def _users_with_session_state() -> models.QuerySet:
     )
 
 
-def user_with_session_state(session_id: str):
+def _users_with_session_and_security_state() -> models.QuerySet:
+    return with_security_state(_users_with_session_state())
+
+
+def user_with_session_state(session_id: str, *, with_security: bool = False):
     """The user owning session ``session_id``, annotated with that session's state
     (``sa_session_revoked_at``, ``sa_session_expires_at``): the per-request check,
-    one indexed query that loads the user and the session together. None if unknown."""
-    base = app_settings.memo("users_with_session_state", _users_with_session_state)
+    one indexed query that loads the user and the session together; with
+    ``with_security``, the user's ``SecurityState`` too, still one query. None if unknown."""
+    if with_security:
+        base = app_settings.memo(
+            "users_with_session_and_security_state", _users_with_session_and_security_state
+        )
+    else:
+        base = app_settings.memo("users_with_session_state", _users_with_session_state)
     try:
         # A slice, not first(): first() would add an ORDER BY to a one-row lookup.
         rows = list(base.filter(sa_session_id=session_id)[:1])

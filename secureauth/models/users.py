@@ -7,10 +7,12 @@ verified, as correlated subqueries, so a token response costs no extra query.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import models
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
@@ -63,8 +65,9 @@ def _ref(prefix: str, field: str) -> OuterRef:
 
 
 def with_security_state(queryset: models.QuerySet, prefix: str = "") -> models.QuerySet:
-    """Annotate ``sa_roles``, ``sa_mfa_enabled`` and ``sa_email_verified``
-    for the user reached through ``prefix``."""
+    """Annotate what ``SecurityState`` holds (``sa_roles``, ``sa_mfa_enabled``,
+    ``sa_email_verified``, ``sa_credential_epoch``) for the user reached through
+    ``prefix``: correlated subqueries, so it stays one query."""
     memberships = get_user_model().groups.through.objects
     user_fk = get_user_model()._meta.model_name + "_id"
     roles = (
@@ -75,24 +78,67 @@ def with_security_state(queryset: models.QuerySet, prefix: str = "") -> models.Q
         .values("names")
     )
     email_field = get_user_model().get_email_field_name()
+    account = f"{prefix}__secureauth_account" if prefix else "secureauth_account"
     return queryset.annotate(
         sa_roles=Subquery(roles[:1]),
         sa_mfa_enabled=Exists(TOTPDevice.objects.filter(user=_ref(prefix, "pk"), confirmed=True)),
         sa_email_verified=Exists(
             VerifiedEmail.objects.filter(user=_ref(prefix, "pk"), email=_ref(prefix, email_field))
         ),
+        sa_credential_epoch=F(f"{account}__credential_epoch"),
     )
 
 
-def attach_security_state(user, source) -> None:
-    """Copy the annotations of ``source`` (annotated by ``with_security_state``) onto ``user``."""
-    names = source.sa_roles or ""
-    user.sa_roles = sorted(n for n in names.split(ROLE_SEPARATOR) if n)
-    user.sa_mfa_enabled = bool(source.sa_mfa_enabled)
-    user.sa_email_verified = bool(source.sa_email_verified)
+@dataclass(frozen=True)
+class SecurityState:
+    """What a request or a token response needs to know about a user, beyond the user
+    row: loaded in the same query (``with_security_state``), held by the user object
+    (``security_state(user)``)."""
+
+    roles: tuple[str, ...] = ()
+    mfa_enabled: bool = False
+    email_verified: bool = False
+    credential_epoch: int = 0
+
+    @classmethod
+    def from_annotations(cls, row) -> SecurityState:
+        names = row.sa_roles or ""
+        return cls(
+            roles=tuple(sorted(n for n in names.split(ROLE_SEPARATOR) if n)),
+            mfa_enabled=bool(row.sa_mfa_enabled),
+            email_verified=bool(row.sa_email_verified),
+            credential_epoch=int(row.sa_credential_epoch or 0),
+        )
 
 
-def load_security_state(user) -> None:
-    """For a user loaded without annotations: one query fills in the state."""
-    row = with_security_state(get_user_model().objects.filter(pk=user.pk)).get()
-    attach_security_state(user, row)
+#: The attribute of a user object that holds its ``SecurityState``.
+STATE_ATTRIBUTE = "_secureauth_state"
+
+
+def attach_security_state(user, source) -> SecurityState:
+    """Give ``user`` the state of ``source`` (a row annotated by ``with_security_state``)."""
+    return set_security_state(user, SecurityState.from_annotations(source))
+
+
+def set_security_state(user, state: SecurityState) -> SecurityState:
+    setattr(user, STATE_ATTRIBUTE, state)
+    return state
+
+
+def load_security_state(user) -> SecurityState:
+    """Read the user's state from the database (one query) and attach it."""
+    row = with_security_state(get_user_model()._default_manager.filter(pk=user.pk)).get()
+    return attach_security_state(user, row)
+
+
+def security_state(user) -> SecurityState:
+    """The state attached to ``user``, loaded (one query) if it has none yet."""
+    state = getattr(user, STATE_ATTRIBUTE, None)
+    return state if state is not None else load_security_state(user)
+
+
+def update_security_state(user, **changes) -> None:
+    """Reflect a change just written (a role, a verified address) in the attached state."""
+    state = getattr(user, STATE_ATTRIBUTE, None)
+    if state is not None:
+        set_security_state(user, replace(state, **changes))

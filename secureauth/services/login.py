@@ -11,6 +11,7 @@ from ..client import ClientInfo
 from ..constants import Event
 from ..exceptions import InvalidCredentials
 from ..models import Account
+from ..models.users import security_state
 from ..races import checkpoint
 from ..throttling import LoginLimiter
 from . import audit
@@ -71,8 +72,9 @@ def sign_in_with_password(email: str, password: str, client: ClientInfo):
             raise InvalidCredentials()
     checkpoint("login.password_checked")
     ensure_sign_in_allowed(user, client)
-    epoch = user.sa_credential_epoch or 0
-    if user.sa_mfa_enabled:
+    state = security_state(user)
+    epoch = state.credential_epoch
+    if state.mfa_enabled:
         return start_challenge(user, client, amr=["pwd"], credential_epoch=epoch)
     return complete_sign_in(user, client, ["pwd"], credential_epoch=epoch)
 

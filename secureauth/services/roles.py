@@ -15,7 +15,7 @@ from ..constants import Event, RevokeReason
 from ..exceptions import Invalid, NotFound
 from ..models import Session
 from ..models.ids import pk_from_path
-from ..models.users import load_security_state
+from ..models.users import load_security_state, update_security_state
 from . import audit
 from .sessions import revoke_session
 
@@ -77,8 +77,7 @@ def change_roles(
                 roles=after,
                 actor=str(actor.pk) if actor is not None else None,
             )
-    if hasattr(user, "sa_roles"):
-        user.sa_roles = after
+    update_security_state(user, roles=tuple(after))
     if added or removed:
         signals.send_after_commit(signals.roles_changed, sender=None, user=user, roles=after)
     return after

@@ -16,6 +16,7 @@ from ..constants import Event, RevokeReason
 from ..crypto import hash_token, new_refresh_token
 from ..exceptions import Invalid
 from ..models import Account, MFAChallenge, RefreshToken, Session
+from ..models.users import security_state
 from ..tokens import encode_access_token
 from . import audit
 from .notifications import session_id_from_report_token
@@ -44,7 +45,7 @@ def issue_access_token(session: Session, user, now: datetime) -> tuple[str, int]
     return encode_access_token(
         user_id=str(user.pk),
         session_id=str(session.pk),
-        roles=list(getattr(user, "sa_roles", [])),
+        roles=list(security_state(user).roles),
         amr=list(session.amr),
         auth_time=session.auth_time,
         extra_claims=get_adapter().access_token_claims(user, session),
@@ -64,7 +65,7 @@ def issue_tokens(
 def start_session(user, client: ClientInfo, amr: list[str]) -> IssuedTokens:
     """Open a new session (a new token family) for a user who just proved who they are.
 
-    ``user`` must carry its security state (``attach_security_state``)."""
+    ``user`` should carry its security state (``models.users.security_state``)."""
     now = timezone.now()
     device = get_adapter().parse_device(client.user_agent)
     plain = new_refresh_token()

@@ -36,7 +36,7 @@ from ..exceptions import (
     ServiceUnavailable,
 )
 from ..models import Account, Passkey
-from ..models.users import load_security_state
+from ..models.users import load_security_state, security_state
 from ..social.backends import ProviderCredentials, load_backend
 from ..social.flows import require_accepted_flow
 from ..social.pipeline import SocialOutcome
@@ -163,7 +163,7 @@ def sign_in_with_provider(
     if app_settings.SOCIAL_TRUST_PROVIDER_MFA and provider_asserts_mfa(outcome.provider_claims):
         amr.append("mfa")
     detail = {"provider": backend.name, "uid": social.uid, "new_user": outcome.new_user}
-    if user.sa_mfa_enabled and "mfa" not in amr:
+    if security_state(user).mfa_enabled and "mfa" not in amr:
         audit.record(Event.SOCIAL_LOGIN, user=user, client=client, mfa_pending=True, **detail)
         return start_challenge(user, client, amr=amr, credential_epoch=epoch)
     return complete_sign_in(

@@ -5,14 +5,18 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import IntegrityError, transaction
-from django.db.models import F
 
 from ..adapter import get_adapter
 from ..conf import app_settings
 from ..emails import canonical_email
 from ..exceptions import EmailTaken
 from ..models import Account
-from ..models.users import attach_security_state, with_security_state
+from ..models.users import (
+    SecurityState,
+    attach_security_state,
+    set_security_state,
+    with_security_state,
+)
 from ..races import checkpoint
 
 
@@ -27,9 +31,7 @@ def email_field() -> str:
 
 
 def _users_with_security_state():
-    return with_security_state(get_user_model()._default_manager.all()).annotate(
-        sa_credential_epoch=F("secureauth_account__credential_epoch")
-    )
+    return with_security_state(get_user_model()._default_manager.all())
 
 
 def find_user_by_email(email: str):
@@ -59,8 +61,7 @@ def create_user(email: str, password: str | None):
                 raise IntegrityError("email key taken")
     except IntegrityError:
         raise EmailTaken()
-    user.sa_roles, user.sa_mfa_enabled, user.sa_email_verified = [], False, False
-    user.sa_credential_epoch = 0
+    set_security_state(user, SecurityState())
     return user
 
 
@@ -85,8 +86,8 @@ def set_password(user, password: str) -> None:
 
 
 def max_email_length() -> int:
-    User = get_user_model()
-    limits = [User._meta.get_field(email_field()).max_length or 254]
-    if User.USERNAME_FIELD != email_field():
-        limits.append(User._meta.get_field(User.USERNAME_FIELD).max_length or 254)
-    return min(limits)
+    """The longest address the user model's email field holds (254 at most). A shorter
+    USERNAME_FIELD does not limit it: the adapter's ``username_for`` derives a value
+    that fits."""
+    field = get_user_model()._meta.get_field(email_field())
+    return min(field.max_length or 254, 254)

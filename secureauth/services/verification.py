@@ -21,6 +21,7 @@ from ..constants import Event
 from ..exceptions import EmailUnverified, Invalid, PermissionDenied
 from ..mail import send_template_after_commit
 from ..models import VerifiedEmail
+from ..models.users import security_state, update_security_state
 from . import audit
 from .users import email_field
 
@@ -83,9 +84,7 @@ def send_link_email(template_prefix: str, user, link: str) -> bool:
 
 def is_email_verified(user) -> bool:
     """Whether the user's current address is verified (the loaded state when present)."""
-    if hasattr(user, "sa_email_verified"):
-        return bool(user.sa_email_verified)
-    return VerifiedEmail.objects.filter(user=user, email=user_email(user)).exists()
+    return security_state(user).email_verified
 
 
 def require_verified_email(user) -> None:
@@ -118,7 +117,7 @@ def mark_email_verified(user, client: ClientInfo | None = None, **detail) -> boo
             VerifiedEmail.objects.create(user=user, email=email)
     except IntegrityError:
         return False
-    user.sa_email_verified = True
+    update_security_state(user, email_verified=True)
     audit.record(Event.EMAIL_VERIFIED, user=user, client=client, email=email, **detail)
     return True
 

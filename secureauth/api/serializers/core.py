@@ -7,11 +7,13 @@ from datetime import UTC, datetime
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
 from ...adapter import get_adapter
 from ...client import MAX_DEVICE_NAME, display_user_agent, neutralize
 from ...emails import InvalidEmail, canonical_email
+from ...models.users import security_state
 from ...services.users import email_field, max_email_length, normalize_email
 
 
@@ -29,12 +31,13 @@ def user_data(user) -> dict:
 
 
 def _contract_user_data(user) -> dict:
+    state = security_state(user)
     return {
         "id": str(user.pk),
         "email": getattr(user, email_field(), "") or "",
-        "roles": list(getattr(user, "sa_roles", [])),
-        "email_verified": bool(getattr(user, "sa_email_verified", False)),
-        "mfa_enabled": bool(getattr(user, "sa_mfa_enabled", False)),
+        "roles": list(state.roles),
+        "email_verified": state.email_verified,
+        "mfa_enabled": state.mfa_enabled,
         "date_joined": iso8601(getattr(user, "date_joined", None)),
     }
 
@@ -86,44 +89,58 @@ def reauthenticated_data(result) -> dict:
 
 
 class UserSerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.CharField(help_text="The user's id (a string, whatever the user model).")
     email = serializers.EmailField()
-    roles = serializers.ListField(child=serializers.CharField())
+    roles = serializers.ListField(
+        child=serializers.CharField(), help_text="Role names (Django groups)."
+    )
     email_verified = serializers.BooleanField()
-    mfa_enabled = serializers.BooleanField()
-    date_joined = serializers.DateTimeField()
+    mfa_enabled = serializers.BooleanField(help_text="Whether a second factor (TOTP) is on.")
+    date_joined = serializers.DateTimeField(
+        allow_null=True, help_text="Null for a user model without `date_joined`."
+    )
 
     def to_representation(self, user) -> dict:
         return user_data(user)
 
 
 class DeviceSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    browser = serializers.CharField()
-    os = serializers.CharField()
+    name = serializers.CharField(
+        allow_blank=True, help_text="The client's device_name, or one derived from the user agent."
+    )
+    browser = serializers.CharField(allow_blank=True)
+    os = serializers.CharField(allow_blank=True)
     type = serializers.ChoiceField(choices=["desktop", "mobile", "tablet", "bot", "other"])
 
 
 class SessionSerializer(serializers.Serializer):
-    id = serializers.CharField()
-    current = serializers.BooleanField()
+    id = serializers.UUIDField()
+    current = serializers.BooleanField(help_text="Whether this is the caller's own session.")
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField()
-    expires_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField(help_text="The session's absolute end.")
     ip = serializers.IPAddressField(allow_null=True)
-    user_agent = serializers.CharField()
+    user_agent = serializers.CharField(allow_blank=True)
     device = DeviceSerializer()
 
     def to_representation(self, session) -> dict:
         return session_data(session, self.context.get("current_session_id"))
 
 
+#: ``Bearer``; ``DPoP`` for a sender-constrained token (API.md, DPoP).
+TOKEN_TYPES = ["Bearer", "DPoP"]
+
+
 class TokenResponseSerializer(serializers.Serializer):
-    access_token = serializers.CharField()
-    token_type = serializers.CharField()
-    expires_in = serializers.IntegerField()
-    refresh_token = serializers.CharField(required=False)
-    refresh_expires_in = serializers.IntegerField()
+    access_token = serializers.CharField(help_text="A JWT: send it as `Authorization: Bearer`.")
+    token_type = serializers.ChoiceField(choices=TOKEN_TYPES)
+    expires_in = serializers.IntegerField(help_text="Seconds the access token is valid.")
+    refresh_token = serializers.CharField(
+        required=False, help_text="Opaque; single use (rotated). Omitted in cookie mode."
+    )
+    refresh_expires_in = serializers.IntegerField(
+        help_text="Seconds the refresh token is valid if unused."
+    )
     session = SessionSerializer()
     user = UserSerializer()
 
@@ -132,13 +149,23 @@ class TokenResponseSerializer(serializers.Serializer):
 
 
 class MFAChallengeSerializer(serializers.Serializer):
-    mfa_required = serializers.SerializerMethodField()
-    mfa_token = serializers.CharField()
-    methods = serializers.ListField(child=serializers.CharField())
-    expires_in = serializers.IntegerField()
+    """The answer of a sign-in that needs the second factor: no tokens yet."""
+
+    mfa_required = serializers.SerializerMethodField(help_text="Always true.")
+    mfa_token = serializers.CharField(help_text="Send it to mfa/verify/ with a code.")
+    methods = serializers.ListField(child=serializers.ChoiceField(["totp", "recovery_code"]))
+    expires_in = serializers.IntegerField(help_text="Seconds the mfa_token is valid.")
 
     def get_mfa_required(self, pending) -> bool:
         return True
+
+
+#: A sign-in's 200: the tokens, or the MFA challenge for a user with a second factor.
+SignInResponse = PolymorphicProxySerializer(
+    component_name="SignInResponse",
+    serializers=[TokenResponseSerializer, MFAChallengeSerializer],
+    resource_type_field_name=None,
+)
 
 
 class EmailField(serializers.EmailField):
@@ -160,7 +187,12 @@ class EmailField(serializers.EmailField):
 
 class DeviceNameMixin(serializers.Serializer):
     device_name = serializers.CharField(
-        required=False, allow_blank=True, max_length=MAX_DEVICE_NAME, default=""
+        required=False,
+        allow_blank=True,
+        max_length=MAX_DEVICE_NAME,
+        default="",
+        help_text="A name for this device in the session list (printable characters); "
+        "by default one is derived from the user agent.",
     )
 
     def validate_device_name(self, value: str) -> str:
@@ -186,12 +218,17 @@ class RegisterSerializer(DeviceNameMixin):
 
 
 class LoginSerializer(DeviceNameMixin):
-    email = serializers.CharField(max_length=254)
+    email = serializers.CharField(max_length=254, help_text="The account's email address.")
     password = serializers.CharField(max_length=4096, trim_whitespace=False, write_only=True)
 
 
 class RefreshSerializer(serializers.Serializer):
-    refresh_token = serializers.CharField(required=False, max_length=256, allow_blank=False)
+    refresh_token = serializers.CharField(
+        required=False,
+        max_length=256,
+        allow_blank=False,
+        help_text="Required unless cookie mode sends it as a cookie.",
+    )
 
 
 class LogoutSerializer(RefreshSerializer):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 
 from ...constants import Event, RevokeReason
 from ...exceptions import PermissionDenied, SecureAuthError
-from ...models.users import load_security_state
+from ...schema import (
+    BEARER,
+    BODY,
+    COOKIE_MODE,
+    ERROR_HEADERS,
+    RATE_LIMITED,
+    errors,
+)
 from ...services import audit
 from ...services.login import sign_in_with_password
 from ...services.registration import register
@@ -23,6 +30,7 @@ from ..serializers import (
     TokenResponseSerializer,
     UserSerializer,
 )
+from ..serializers.core import SignInResponse
 from .base import PublicView, SecureAuthView, no_store, sign_in_response, token_response
 
 UserEnvelope = inline_serializer("UserEnvelope", {"user": UserSerializer()})
@@ -31,7 +39,25 @@ UserEnvelope = inline_serializer("UserEnvelope", {"user": UserSerializer()})
 class RegisterView(PublicView):
     rate_limit_scope = "register"
 
-    @extend_schema(request=RegisterSerializer, responses={201: UserEnvelope}, tags=["account"])
+    @extend_schema(
+        operation_id="register",
+        summary="Create an account",
+        description="Creates a user with this email and password (checked by the project's "
+        "password validators) and mails a link that verifies the address. Signs nobody in: "
+        "call login/ next. Rate limited per client IP.",
+        request=RegisterSerializer,
+        responses={
+            201: UserEnvelope,
+            **errors(
+                BODY,
+                {409: [("email_taken", "an account already uses this email, in any spelling")]},
+                RATE_LIMITED,
+            ),
+        },
+        parameters=ERROR_HEADERS,
+        auth=[],
+        tags=["account"],
+    )
     def post(self, request):
         data = self.validated(RegisterSerializer, request)
         user = register(
@@ -44,8 +70,32 @@ class RegisterView(PublicView):
 
 class LoginView(PublicView):
     @extend_schema(
+        operation_id="login",
+        summary="Sign in with email and password",
+        description="Answers the token response and opens a session (a device in sessions/). "
+        "A user with a second factor gets the MFA challenge instead (`mfa_required`, no "
+        "tokens): send its `mfa_token` and a code to mfa/verify/. Failed attempts are "
+        "counted per client IP and per email; past LOGIN_FAILURES_ALLOWED they are refused "
+        "with 429 and a `Retry-After` that doubles with each further failure.",
         request=LoginSerializer,
-        responses={200: OpenApiResponse(TokenResponseSerializer, "Tokens, or an MFA challenge")},
+        responses={
+            200: SignInResponse,
+            **errors(
+                BODY,
+                {
+                    401: [("invalid_credentials", "wrong email or password")],
+                    403: [
+                        (
+                            "permission_denied",
+                            "the email is not verified and ALLOW_UNVERIFIED_LOGIN is off",
+                        )
+                    ],
+                },
+                RATE_LIMITED,
+            ),
+        },
+        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        auth=[],
         tags=["auth"],
     )
     def post(self, request):
@@ -62,7 +112,37 @@ class RefreshView(PublicView):
     rate_limit_scope = "refresh"
 
     @extend_schema(
-        request=RefreshSerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
+        operation_id="refresh",
+        summary="Exchange a refresh token for new tokens",
+        description="Rotates the refresh token: the answer holds a new one and the one sent "
+        "is retired. A retired token presented again after REFRESH_REUSE_GRACE_SECONDS is "
+        "taken as theft (401 `token_reused`): the whole session is revoked. In cookie mode "
+        "the token is read from the cookie, with the `X-SecureAuth-Cookie: 1` header.",
+        request=RefreshSerializer,
+        responses={
+            200: TokenResponseSerializer,
+            **errors(
+                BODY,
+                {
+                    401: [
+                        ("token_invalid", "unknown or malformed refresh token"),
+                        ("token_expired", "idle or absolute session lifetime reached"),
+                        "token_reused",
+                        "session_revoked",
+                    ],
+                    403: [
+                        (
+                            "permission_denied",
+                            "a cookie was sent without the `X-SecureAuth-Cookie: 1` header",
+                        )
+                    ],
+                },
+                RATE_LIMITED,
+            ),
+        },
+        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        auth=[],
+        tags=["auth"],
     )
     def post(self, request):
         data = self.validated(RefreshSerializer, request)
@@ -82,7 +162,18 @@ class RefreshView(PublicView):
 
 
 class LogoutView(SecureAuthView):
-    @extend_schema(request=LogoutSerializer, responses={204: None}, tags=["auth"])
+    @extend_schema(
+        operation_id="logout",
+        summary="Sign out of this session",
+        description="Revokes the caller's session: its refresh token and access tokens stop "
+        "working at once. A `refresh_token` in the body (or, with `X-SecureAuth-Cookie: 1`, "
+        "the cookie) also ends the session it belongs to, if it is the caller's. Clears the "
+        "refresh cookie.",
+        request=LogoutSerializer,
+        responses={204: None, **errors(BODY, BEARER)},
+        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        tags=["auth"],
+    )
     def post(self, request):
         data = self.validated(LogoutSerializer, request)
         client = self.client(request)
@@ -107,7 +198,15 @@ class LogoutView(SecureAuthView):
 
 
 class LogoutAllView(SecureAuthView):
-    @extend_schema(request=None, responses={204: None}, tags=["auth"])
+    @extend_schema(
+        operation_id="logout_all",
+        summary="Sign out everywhere",
+        description="Revokes every session of the caller, this one included.",
+        request=None,
+        responses={204: None, **errors(BEARER)},
+        parameters=ERROR_HEADERS,
+        tags=["auth"],
+    )
     def post(self, request):
         count = revoke_all_sessions(request.user, RevokeReason.LOGOUT_ALL)
         audit.record(
@@ -123,7 +222,17 @@ class LogoutAllView(SecureAuthView):
 
 
 class MeView(SecureAuthView):
-    @extend_schema(responses={200: UserSerializer}, tags=["account"])
+    #: The authentication query loads the user's SecurityState too: me/ is one query.
+    loads_security_state = True
+
+    @extend_schema(
+        operation_id="get_me",
+        summary="The signed-in user",
+        description="The caller's user object: id, email, roles, whether the email is "
+        "verified and a second factor is on.",
+        responses={200: UserSerializer, **errors(BEARER)},
+        parameters=ERROR_HEADERS,
+        tags=["account"],
+    )
     def get(self, request):
-        load_security_state(request.user)
         return no_store(Response(UserSerializer(request.user).data))

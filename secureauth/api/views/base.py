@@ -28,6 +28,9 @@ class SecureAuthView(APIView):
     throttle_classes: list = []
     #: a RATE_LIMITS key: POSTs to this view are limited per client IP
     rate_limit_scope: str | None = None
+    #: True: the authentication query also loads the user's SecurityState (roles, MFA,
+    #: verified email), for views that answer with the user object (one query in all)
+    loads_security_state = False
 
     def get_exception_handler(self):
         return exception_handler
