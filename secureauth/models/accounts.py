@@ -50,12 +50,19 @@ class AccountQuerySet(models.QuerySet):
             self.update_or_create(user_id=user.pk, defaults={"email_key": None})
 
     def lock(self, user) -> Account:
-        """The user's row, locked until the end of the transaction (created if missing)."""
+        """The user's row, locked until the end of the transaction (created if missing):
+        the one way to serialize changes to one user's credentials, factors and roles."""
         account = self.select_for_update().filter(user_id=user.pk).first()
         if account is None:
             self.get_or_create(user_id=user.pk)
             account = self.select_for_update().get(user_id=user.pk)
         return account
+
+    def key_taken(self, key: str) -> bool:
+        return self.filter(email_key=key).exists()
+
+    def holds_key(self, user, key: str) -> bool:
+        return self.filter(pk=user.pk, email_key=key).exists()
 
     def epoch_of(self, user) -> int:
         value = self.filter(user_id=user.pk).values_list("credential_epoch", flat=True).first()

@@ -23,6 +23,10 @@ class MFAChallengeQuerySet(models.QuerySet):
         """Mark it used; True only for the single caller that wins."""
         return bool(self.filter(pk=challenge.pk, used_at__isnull=True).update(used_at=now))
 
+    def purgeable(self, now: datetime) -> MFAChallengeQuerySet:
+        """Spent, or past their expiry."""
+        return self.filter(models.Q(used_at__isnull=False) | models.Q(expires_at__lt=now))
+
     def spend_pending_of(self, user, now: datetime) -> int:
         """A credential changed: every pending challenge of the user is used up."""
         return self.filter(user=user, used_at__isnull=True).update(used_at=now)

@@ -36,6 +36,11 @@ class PasskeyQuerySet(models.QuerySet):
         pk = pk_from_path(Passkey, passkey_id)
         return None if pk is None else self.filter(user=user, pk=pk).first()
 
+    def remove(self, passkey: Passkey) -> bool:
+        """Delete one passkey; False if it was already gone."""
+        deleted, _ = self.filter(pk=passkey.pk).delete()
+        return bool(deleted)
+
     def user_handle_of(self, user) -> bytes | None:
         """The WebAuthn user handle already given to the user's authenticators, if any."""
         handle = self.filter(user=user).order_by("created_at").values_list("user_handle", flat=True)

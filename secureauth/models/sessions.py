@@ -52,6 +52,18 @@ class SessionQuerySet(models.QuerySet):
             return None
         return self.select_related("user").filter(pk=pk).first()
 
+    def unrevoked_of(self, user) -> SessionQuerySet:
+        """Every session of ``user`` not revoked yet (active, idle or expired)."""
+        return self.filter(user=user, revoked_at__isnull=True)
+
+    def record_use(self, session: Session, now: datetime, ip: str | None) -> None:
+        """A refresh: the session was used now, from ``ip``."""
+        self.filter(pk=session.pk).update(last_used_at=now, ip=ip)
+
+    def renew_auth_time(self, session: Session, now: datetime) -> None:
+        """The user proved a credential again in this session."""
+        self.filter(pk=session.pk).update(auth_time=now)
+
     def others_of(self, session: Session) -> SessionQuerySet:
         """The other sessions of ``session``'s user."""
         return self.filter(user_id=session.user_id).exclude(pk=session.pk)

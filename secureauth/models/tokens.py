@@ -33,6 +33,13 @@ class RefreshTokenQuerySet(models.QuerySet):
     def child_of(self, token: RefreshToken) -> RefreshToken | None:
         return self.filter(parent=token).first()
 
+    def of_sessions(self, session_pks) -> RefreshTokenQuerySet:
+        return self.filter(session_id__in=session_pks)
+
+    def detach_children_of(self, pks) -> None:
+        """Clear the ``parent`` of the children of ``pks`` (before deleting them raw)."""
+        self.filter(parent_id__in=pks).update(parent=None)
+
     def purgeable(self, before: datetime) -> RefreshTokenQuerySet:
         """Tokens that can no longer be used nor help detect reuse."""
         return self.filter(expires_at__lt=before)

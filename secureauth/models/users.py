@@ -125,6 +125,11 @@ def set_security_state(user, state: SecurityState) -> SecurityState:
     return state
 
 
+def record_last_login(user, now) -> None:
+    """``last_login`` of a sign-in, written without loading or saving the user."""
+    get_user_model()._default_manager.filter(pk=user.pk).update(last_login=now)
+
+
 def load_security_state(user) -> SecurityState:
     """Read the user's state from the database (one query) and attach it."""
     row = with_security_state(get_user_model()._default_manager.filter(pk=user.pk)).get()

@@ -72,7 +72,7 @@ def purgeable_sessions(cut: Cutoffs) -> models.QuerySet:
 
 def purgeable_mfa_challenges(cut: Cutoffs) -> models.QuerySet:
     """MFA challenges already spent or past their expiry."""
-    return MFAChallenge.objects.filter(Q(used_at__isnull=False) | Q(expires_at__lt=cut.now))
+    return MFAChallenge.objects.purgeable(cut.now)
 
 
 def purgeable_webauthn_challenges(cut: Cutoffs) -> models.QuerySet:
@@ -95,7 +95,7 @@ def delete_with_collector(batch: models.QuerySet, pks: list) -> dict[str, int]:
 def delete_refresh_tokens(batch: models.QuerySet, pks: list) -> dict[str, int]:
     """A token's one relation is its child's ``parent`` (SET_NULL): clear it with
     one UPDATE, then delete with one statement instead of loading every row."""
-    RefreshToken.objects.filter(parent_id__in=pks).update(parent=None)
+    RefreshToken.objects.detach_children_of(pks)
     return {RefreshToken._meta.label: batch._raw_delete(batch.db)}
 
 
@@ -170,7 +170,7 @@ def cleanup(
     def drop_session_tokens(session_pks: list) -> dict[str, int]:
         # A long-lived session can own thousands of rotated tokens: delete them
         # in batches too, before the session row, instead of one huge cascade.
-        tokens = RefreshToken.objects.filter(session_id__in=session_pks)
+        tokens = RefreshToken.objects.of_sessions(session_pks)
         return delete_in_batches(tokens, size, delete=delete_refresh_tokens)
 
     counts: dict[str, int] = {}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,7 +10,7 @@ from ..client import ClientInfo
 from ..constants import Event
 from ..exceptions import InvalidCredentials
 from ..models import Account
-from ..models.users import security_state
+from ..models.users import record_last_login, security_state
 from ..races import checkpoint
 from ..throttling import LoginLimiter
 from . import audit
@@ -100,7 +99,7 @@ def complete_sign_in(
         stale = credential_epoch is not None and account.credential_epoch != credential_epoch
         if not stale:
             issued = start_session(user, client, amr)
-            get_user_model()._default_manager.filter(pk=user.pk).update(last_login=timezone.now())
+            record_last_login(user, timezone.now())
             session = issued.session
             audit.record(event, user=user, session=session, client=client, amr=amr, **detail)
             if is_new_device(session, first_sign_in=user.last_login is None):

@@ -17,7 +17,6 @@ from typing import NoReturn
 from urllib.parse import quote, urlencode
 
 import qrcode
-from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
@@ -29,7 +28,7 @@ from ..conf import app_settings
 from ..constants import Event
 from ..crypto import recovery_code_digest
 from ..exceptions import Conflict, MFAInvalid, RateLimited
-from ..models import Session
+from ..models import Account, Session
 from ..models.users import load_security_state
 from ..races import checkpoint
 from . import audit
@@ -87,12 +86,7 @@ def normalize_recovery_code(code: str) -> str:
 
 def _lock_user(user) -> None:
     """Serialize the MFA changes of one user (inside ``transaction.atomic``)."""
-    list(
-        get_user_model()
-        ._default_manager.select_for_update()
-        .filter(pk=user.pk)
-        .values_list("pk", flat=True)
-    )
+    Account.objects.lock(user)
 
 
 def _totp_devices(user, *, confirmed: bool):

@@ -337,8 +337,7 @@ def remove_passkey(
     if passkey is None:
         raise NotFound("No such passkey.")
     _confirm_identity(user, password, recently_authenticated, client)
-    deleted, _ = Passkey.objects.filter(pk=passkey.pk).delete()
-    if not deleted:
+    if not Passkey.objects.remove(passkey):
         raise NotFound("No such passkey.")
     record_factor_change(
         Event.PASSKEY_REMOVED, user, session, client, passkey=str(passkey.pk), name=passkey.name

@@ -88,7 +88,7 @@ def renew_authentication(user, session: Session, client: ClientInfo, method: str
     """The user just proved a credential: the session's ``auth_time`` is now, and a new
     access token carries it."""
     now = timezone.now()
-    Session.objects.filter(pk=session.pk).update(auth_time=now)
+    Session.objects.renew_auth_time(session, now)
     session.auth_time = now
     load_security_state(user)
     access, lifetime = issue_access_token(session, user, now)

@@ -13,7 +13,7 @@ from .. import signals
 from ..client import ClientInfo
 from ..constants import Event, RevokeReason
 from ..exceptions import Invalid, NotFound
-from ..models import Session
+from ..models import Account, Session
 from ..models.ids import pk_from_path
 from ..models.users import load_security_state, update_security_state
 from . import audit
@@ -90,9 +90,8 @@ def set_roles(user, roles: Iterable[str], *, actor=None, client: ClientInfo | No
     The user's row is locked for the change, so two concurrent calls apply one after
     the other instead of mixing."""
     wanted = clean_role_names(roles)
-    User = get_user_model()
     with transaction.atomic():
-        User._default_manager.select_for_update().filter(pk=user.pk).exists()
+        Account.objects.lock(user)
         current = roles_of(user)
         return change_roles(
             user,

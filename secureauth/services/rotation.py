@@ -66,9 +66,7 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
                     expires_at=refresh_expiry(session, now),
                 )
                 session.last_used_at, session.ip = now, client.ip or session.ip
-                Session.objects.filter(pk=session.pk).update(
-                    last_used_at=session.last_used_at, ip=session.ip
-                )
+                Session.objects.record_use(session, now, session.ip)
                 return issue_tokens(session, user, child_plain, child, now)
         row.refresh_from_db(fields=["rotated_at"])
     return _answer_retired(row, presented, client, now)

@@ -120,7 +120,7 @@ def revoke_all_sessions(user, reason: str, *, except_session_id=None) -> int:
 
     The caller audits the action that caused it (logout_all, password_changed, ...)."""
     now = timezone.now()
-    pending = Session.objects.filter(user=user, revoked_at__isnull=True)
+    pending = Session.objects.unrevoked_of(user)
     if except_session_id is not None:
         pending = pending.exclude(pk=except_session_id)
     sessions = list(pending)

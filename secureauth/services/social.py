@@ -233,11 +233,12 @@ def disconnect_provider(user, connection_id: str, client: ClientInfo) -> None:
     model = _social_model()
     with transaction.atomic():
         # Lock the user so two unlinks cannot each leave the other as the last way in.
-        locked = get_user_model()._default_manager.select_for_update().get(pk=user.pk)
-        social = model.objects.filter(pk=int(connection_id), user=locked).first()
+        Account.objects.lock(user)
+        current = get_user_model()._default_manager.get(pk=user.pk)  # as of the lock
+        social = model.objects.filter(pk=int(connection_id), user=current).first()
         if social is None:
             raise NotFound("No such connection.")
-        if not _other_ways_to_sign_in(locked, social.pk):
+        if not _other_ways_to_sign_in(current, social.pk):
             raise Conflict(
                 "This is your last way to sign in: set a password or add a passkey first."
             )

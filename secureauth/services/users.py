@@ -50,14 +50,14 @@ def create_user(email: str, password: str | None):
     EmailTaken if another account has the same canonical key (also under a race: the
     key's unique index decides)."""
     key = canonical_email(email)
-    if Account.objects.filter(email_key=key).exists():
+    if Account.objects.key_taken(key):
         raise EmailTaken()
     checkpoint("register.key_checked")
     try:
         with transaction.atomic():
             user = get_adapter().create_user(normalize_email(email), password)
             # The post_save receiver gave it its key, unless another account holds it.
-            if not Account.objects.filter(pk=user.pk, email_key=key).exists():
+            if not Account.objects.holds_key(user, key):
                 raise IntegrityError("email key taken")
     except IntegrityError:
         raise EmailTaken()
@@ -90,4 +90,4 @@ def max_email_length() -> int:
     USERNAME_FIELD does not limit it: the adapter's ``username_for`` derives a value
     that fits."""
     field = get_user_model()._meta.get_field(email_field())
-    return min(field.max_length or 254, 254)
+    return min(getattr(field, "max_length", None) or 254, 254)
