@@ -460,8 +460,17 @@ def test_reauthenticate_validates_the_body(signed_in, body):
     client, tokens = signed_in
     response = client.post(URL, body, format="json")
     assert response.status_code == 400, response.content
-    assert "code" not in response.json() or response.json()["code"] == "invalid"
+    body = response.json()
+    # Field errors (a list, even under the field name "code"), never a machine code.
+    assert isinstance(body.get("code", []), list) or body["code"] == "invalid"
     assert not AuditEvent.objects.filter(event="reauthenticated").exists()
+
+
+def test_a_malformed_code_is_a_field_error_of_code(signed_in):
+    client, _ = signed_in
+    response = client.post(URL, {"code": "12ab56"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()) == ["code"]
 
 
 def test_reauthenticate_needs_a_bearer_token(api, user):

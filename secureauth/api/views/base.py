@@ -99,4 +99,4 @@ class NotFoundView(PublicView):
     def http_method_not_allowed(self, request, *args, **kwargs):
         raise NotFound("No such endpoint.")
 
-    get = post = put = patch = delete = http_method_not_allowed
+    get = post = put = patch = delete = options = http_method_not_allowed
