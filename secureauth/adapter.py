@@ -16,6 +16,7 @@ docs/extending.md has a worked example of each.
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -47,8 +48,18 @@ class DefaultAdapter:
         return User._default_manager.create_user(password=password, **fields)
 
     def username_for(self, email: str) -> str:
-        """The USERNAME_FIELD value of a new user whose USERNAME_FIELD is not the email."""
-        return email
+        """The USERNAME_FIELD value of a new user whose USERNAME_FIELD is not the email:
+        the email itself when the field can hold it (Django's ``username``, 150
+        characters), else the address's local part cut to fit, with a random suffix
+        (``a.rather.long.address.f-3f9c1a2b`` in 32). Users sign in by email either way."""
+        User = get_user_model()
+        limit = getattr(User._meta.get_field(str(User.USERNAME_FIELD)), "max_length", None)
+        if limit is None or len(email) <= limit:
+            return email
+        suffix = "-" + secrets.token_hex(4)
+        if limit <= len(suffix):
+            return secrets.token_hex(limit)[:limit]
+        return email.rsplit("@", 1)[0][: limit - len(suffix)] + suffix
 
     def find_user_by_email(self, email: str, users: models.QuerySet):
         """The user ``email`` names, from ``users`` (a queryset that already loads the
