@@ -29,7 +29,7 @@ if __package__ in (None, ""):  # run as a script: make `bench` importable, not i
 
 from bench import common  # noqa: E402
 
-CALLS = ("login", "refresh", "get")
+CALLS = ("login", "refresh", "get", "me")
 IMPLS = ("secureauth", "simplejwt", "bare")
 TX_PREFIXES = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
@@ -145,6 +145,21 @@ class Calls:
                 check,
             ),
             ("get", "bare"): (lambda: self.client.get("/api/bare/", **self.headers), check),
+            ("me", "secureauth"): (
+                lambda: self.client.get(
+                    "/auth/me/", HTTP_AUTHORIZATION=f"Bearer {self.sa_access}", **self.headers
+                ),
+                check,
+            ),
+            ("me", "simplejwt"): (
+                lambda: self.client.get(
+                    "/api/simplejwt/me/",
+                    HTTP_AUTHORIZATION=f"Bearer {self.jw_access}",
+                    **self.headers,
+                ),
+                check,
+            ),
+            ("me", "bare"): (lambda: self.client.get("/api/bare/", **self.headers), check),
         }
         return table[(call, impl)]
 
@@ -275,6 +290,16 @@ def report(results: dict, hash_ms: float, backends: str, args) -> dict:
             f"{ratios['get']:.3f}x",
         ),
         (
+            "me/ is one query",
+            r("me", "secureauth").query_count <= 1,
+            f"{r('me', 'secureauth').query_count}",
+        ),
+        (
+            "me/ within 1.2x of simplejwt's equivalent view",
+            ratios["me"] <= 1.2,
+            f"{ratios['me']:.3f}x",
+        ),
+        (
             "login beyond the password hash <= 5 queries",
             login_sa.query_count <= 5,
             f"{login_sa.query_count} queries",
@@ -372,6 +397,7 @@ def main(argv=None) -> None:
         "login": (max(2, args.warmup // 5), args.login_iterations),
         "refresh": (args.warmup, args.iterations),
         "get": (args.warmup, args.iterations),
+        "me": (args.warmup, args.iterations),
     }
     for call in CALLS:
         start = time.perf_counter()

@@ -9,5 +9,6 @@ urlpatterns = [
     path("jwt/refresh/", TokenRefreshView.as_view(), name="jwt-refresh"),
     path("api/secureauth/", views.SecureAuthWhoAmI.as_view(), name="whoami-secureauth"),
     path("api/simplejwt/", views.SimpleJWTWhoAmI.as_view(), name="whoami-simplejwt"),
+    path("api/simplejwt/me/", views.SimpleJWTMe.as_view(), name="me-simplejwt"),
     path("api/bare/", views.Bare.as_view(), name="bare"),
 ]

@@ -27,6 +27,30 @@ class SimpleJWTWhoAmI(WhoAmI):
     authentication_classes = [JWTAuthentication]
 
 
+class SimpleJWTMe(APIView):
+    """simplejwt's equivalent of SecureAuth's ``GET me/``: the contract's user object
+    (id, email, roles, email_verified, mfa_enabled, date_joined) for the caller, as a
+    simplejwt project would build it: roles from the groups, MFA from django-otp."""
+
+    authentication_classes = [JWTAuthentication]
+    permission_classes = [IsAuthenticated]
+
+    def get(self, request):
+        from django_otp import user_has_device
+
+        user = request.user
+        return Response(
+            {
+                "id": str(user.pk),
+                "email": user.email,
+                "roles": sorted(user.groups.values_list("name", flat=True)),
+                "email_verified": False,
+                "mfa_enabled": user_has_device(user),
+                "date_joined": user.date_joined.isoformat(),
+            }
+        )
+
+
 class Bare(APIView):
     """Baseline: no authentication. GET answers at once; POST parses the JSON body."""
 
