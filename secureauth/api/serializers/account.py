@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from .core import EmailField, reauthenticated_data
+from .core import TOKEN_TYPES, EmailField, reauthenticated_data
 from .mfa import TOTPCodeField
 
 
@@ -33,15 +33,17 @@ class PasswordResetConfirmSerializer(LinkSerializer):
 
 
 class AcceptedSerializer(serializers.Serializer):
-    detail = serializers.CharField()
+    detail = serializers.CharField(help_text="What happens next, for people.")
 
 
 class ReauthenticateSerializer(serializers.Serializer):
     """The password, or (accounts with TOTP) a current ``code`` or a ``recovery_code``."""
 
     password = password_field(required=False)
-    code = serializers.CharField(required=False, max_length=16)
-    recovery_code = serializers.CharField(required=False, max_length=64)
+    code = TOTPCodeField(required=False)
+    recovery_code = serializers.CharField(
+        required=False, max_length=64, help_text="One of the recovery codes (each works once)."
+    )
 
     def validate(self, attrs):
         given = [name for name in ("password", "code", "recovery_code") if attrs.get(name)]
@@ -49,16 +51,16 @@ class ReauthenticateSerializer(serializers.Serializer):
             raise serializers.ValidationError(
                 {"non_field_errors": ["Send exactly one of password, code or recovery_code."]}
             )
-        if "code" in given:
-            attrs["code"] = TOTPCodeField().run_validation(attrs["code"])
         return attrs
 
 
 class ReauthenticatedSerializer(serializers.Serializer):
+    """A new access token for the same session, with a fresh ``auth_time``."""
+
     access_token = serializers.CharField()
-    token_type = serializers.CharField()
-    expires_in = serializers.IntegerField()
-    auth_time = serializers.DateTimeField()
+    token_type = serializers.ChoiceField(choices=TOKEN_TYPES)
+    expires_in = serializers.IntegerField(help_text="Seconds the access token is valid.")
+    auth_time = serializers.DateTimeField(help_text="Now: when the user proved themselves.")
 
     def to_representation(self, result) -> dict:
         return reauthenticated_data(result)

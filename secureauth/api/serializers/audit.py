@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ...client import display_user_agent
@@ -17,7 +18,7 @@ class AuditEventSerializer(serializers.Serializer):
     control characters replaced (``display_user_agent``)."""
 
     id = serializers.CharField()
-    event = serializers.CharField()
+    event = serializers.CharField(help_text="What happened: `login_succeeded`, `logout`, ...")
     created_at = serializers.DateTimeField()
     session = serializers.SerializerMethodField()
     ip = serializers.SerializerMethodField()
@@ -28,6 +29,7 @@ class AuditEventSerializer(serializers.Serializer):
         actor = (entry.detail or {}).get("actor")
         return actor is not None and actor != str(entry.user_id)
 
+    @extend_schema_field(serializers.UUIDField(allow_null=True))
     def get_session(self, entry) -> str | None:
         return str(entry.session_id) if entry.session_id is not None else None
 

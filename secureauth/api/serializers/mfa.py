@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import re
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 TOTP_CODE = re.compile(r"[0-9]{6,8}")
 
 
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": "^[0-9]{6,8}$",
+        "maxLength": 8,
+        "example": "123456",
+    }
+)
 class TOTPCodeField(serializers.CharField):
     """A code from an authenticator app: 6 to 8 ASCII digits (spaces are ignored)."""
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import PolymorphicProxySerializer
 from rest_framework import serializers
 
-from .core import DeviceNameMixin, EmailField
+from .account import ReauthenticatedSerializer
+from .core import DeviceNameMixin, EmailField, TokenResponseSerializer
 
 
 class PasskeySerializer(serializers.Serializer):
-    id = serializers.CharField()
+    id = serializers.UUIDField()
     name = serializers.CharField()
     created_at = serializers.DateTimeField()
     last_used_at = serializers.DateTimeField(allow_null=True)
@@ -45,10 +47,20 @@ class PasskeyLoginBeginSerializer(serializers.Serializer):
 
 
 class PasskeyLoginChallengeSerializer(serializers.Serializer):
-    challenge_id = serializers.CharField()
+    challenge_id = serializers.UUIDField(help_text="Send it back to passkeys/login/complete/.")
     options = serializers.DictField(help_text="PublicKeyCredentialRequestOptions JSON.")
 
 
 class PasskeyLoginCompleteSerializer(DeviceNameMixin):
-    challenge_id = serializers.CharField(max_length=64)
+    challenge_id = serializers.CharField(
+        max_length=64, help_text="The challenge_id of passkeys/login/begin/."
+    )
     credential = CredentialField()
+
+
+#: passkeys/login/complete/'s 200: the tokens; sent with a Bearer token, a re-authentication.
+PasskeySignInResponse = PolymorphicProxySerializer(
+    component_name="PasskeySignInResponse",
+    serializers=[TokenResponseSerializer, ReauthenticatedSerializer],
+    resource_type_field_name=None,
+)

@@ -7,6 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serial
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
 
+from ...schema import BEARER, ERROR_HEADERS, errors
 from ...services.audit import events_of
 from ..serializers.audit import AuditEventSerializer
 from .base import SecureAuthView, no_store
@@ -35,13 +36,22 @@ class AuditView(SecureAuthView):
     pagination_class = AuditPagination
 
     @extend_schema(
+        operation_id="list_audit_events",
+        summary="The caller's security events",
+        description="The caller's own audit events (sign-ins, failures, password and factor "
+        "changes, revocations...), newest first, paginated. When an administrator acted on "
+        "the account, their IP and user agent are withheld.",
         parameters=[
             OpenApiParameter("page", OpenApiTypes.INT, description="Page number, from 1."),
             OpenApiParameter(
                 "page_size", OpenApiTypes.INT, description="Events per page (default 20, max 100)."
             ),
+            *ERROR_HEADERS,
         ],
-        responses={200: AuditPage},
+        responses={
+            200: AuditPage,
+            **errors(BEARER, {404: [("not_found", "no such page")]}),
+        },
         tags=["account"],
     )
     def get(self, request):

@@ -12,11 +12,17 @@ from .base import PublicView
 
 class JWKSView(PublicView):
     @extend_schema(
+        operation_id="get_jwks",
+        summary="The public keys that verify access tokens",
+        description="A JSON Web Key Set (RFC 7517) with each key's `kid`, for services that "
+        'verify access tokens themselves; `{"keys": []}` when tokens are signed with an '
+        "HMAC secret. Cacheable for five minutes.",
         responses={
             200: inline_serializer(
                 "JWKS", {"keys": serializers.ListField(child=serializers.DictField())}
             )
         },
+        auth=[],
         tags=["keys"],
     )
     def get(self, request):

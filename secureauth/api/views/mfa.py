@@ -8,6 +8,16 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ...permissions import HasVerifiedEmail, IsRecentlyAuthenticated
+from ...schema import (
+    BEARER,
+    BODY,
+    COOKIE_MODE,
+    ERROR_HEADERS,
+    RATE_LIMITED,
+    RECENT_AUTH,
+    VERIFIED_EMAIL,
+    errors,
+)
 from ...services.mfa import (
     begin_totp_setup,
     confirm_totp,
@@ -33,7 +43,25 @@ def recovery_codes_response(codes: list[str]) -> Response:
 class TOTPSetupView(SecureAuthView):
     permission_classes = [IsAuthenticated, IsRecentlyAuthenticated, HasVerifiedEmail]
 
-    @extend_schema(request=None, responses={200: TOTPSetupSerializer}, tags=["mfa"])
+    @extend_schema(
+        operation_id="begin_totp_setup",
+        summary="Start setting up an authenticator app (TOTP)",
+        description="Answers a new TOTP secret, as an otpauth:// URI and a QR code (SVG), "
+        "pending until mfa/totp/confirm/ proves the app works; an earlier pending setup is "
+        "replaced. Needs a verified email and a recent authentication.",
+        request=None,
+        responses={
+            200: TOTPSetupSerializer,
+            **errors(
+                BEARER,
+                RECENT_AUTH,
+                VERIFIED_EMAIL,
+                {409: [("invalid", "two-factor authentication is already on")]},
+            ),
+        },
+        parameters=ERROR_HEADERS,
+        tags=["mfa"],
+    )
     def post(self, request):
         setup = begin_totp_setup(request.user)
         return no_store(Response(TOTPSetupSerializer(setup).data))
@@ -43,7 +71,33 @@ class TOTPConfirmView(SecureAuthView):
     permission_classes = [IsAuthenticated, IsRecentlyAuthenticated, HasVerifiedEmail]
 
     @extend_schema(
-        request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]
+        operation_id="confirm_totp",
+        summary="Turn on two-factor authentication",
+        description="Confirms the pending setup with a current code of the app: from now on "
+        "signing in asks for a code. Answers the recovery codes, shown only here. Every "
+        "other session of the user is revoked.",
+        request=TOTPCodeSerializer,
+        responses={
+            200: RecoveryCodesSerializer,
+            **errors(
+                BODY,
+                BEARER,
+                RECENT_AUTH,
+                {401: [("mfa_invalid", "the code is wrong")]},
+                VERIFIED_EMAIL,
+                {
+                    409: [
+                        (
+                            "invalid",
+                            "two-factor authentication is already on, or no setup is pending",
+                        )
+                    ]
+                },
+                RATE_LIMITED,
+            ),
+        },
+        parameters=ERROR_HEADERS,
+        tags=["mfa"],
     )
     def post(self, request):
         data = self.validated(TOTPCodeSerializer, request)
@@ -60,7 +114,30 @@ class MFAVerifyView(PublicView):
     rate_limit_scope = "mfa_verify"
 
     @extend_schema(
-        request=MFAVerifySerializer, responses={200: TokenResponseSerializer}, tags=["auth"]
+        operation_id="verify_mfa",
+        summary="Finish signing in with the second factor",
+        description="Exchanges the `mfa_token` of login/ (or social/<backend>/) and a current "
+        "`code` of the app, or a `recovery_code`, for the token response (`amr` then holds "
+        "`otp`). Each code works once. After MFA_MAX_ATTEMPTS refused codes the mfa_token is "
+        "spent. Rate limited per client IP.",
+        request=MFAVerifySerializer,
+        responses={
+            200: TokenResponseSerializer,
+            **errors(
+                BODY,
+                {
+                    401: [
+                        ("token_invalid", "the mfa_token is unknown, expired or spent"),
+                        ("mfa_invalid", "the code is wrong or was already used"),
+                        ("invalid_credentials", "the sign-in details changed meanwhile"),
+                    ]
+                },
+                RATE_LIMITED,
+            ),
+        },
+        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        auth=[],
+        tags=["auth"],
     )
     def post(self, request):
         data = self.validated(MFAVerifySerializer, request)
@@ -75,7 +152,23 @@ class MFAVerifyView(PublicView):
 
 class RecoveryCodesView(SecureAuthView):
     @extend_schema(
-        request=TOTPCodeSerializer, responses={200: RecoveryCodesSerializer}, tags=["mfa"]
+        operation_id="regenerate_recovery_codes",
+        summary="Replace the recovery codes",
+        description="Against a current code of the app, answers new recovery codes (shown "
+        "only here); the old ones stop working.",
+        request=TOTPCodeSerializer,
+        responses={
+            200: RecoveryCodesSerializer,
+            **errors(
+                BODY,
+                BEARER,
+                {401: [("mfa_invalid", "the code is wrong or was already used")]},
+                {409: [("invalid", "two-factor authentication is off")]},
+                RATE_LIMITED,
+            ),
+        },
+        parameters=ERROR_HEADERS,
+        tags=["mfa"],
     )
     def post(self, request):
         data = self.validated(TOTPCodeSerializer, request)
@@ -89,7 +182,27 @@ class RecoveryCodesView(SecureAuthView):
 
 
 class MFADisableView(SecureAuthView):
-    @extend_schema(request=MFADisableSerializer, responses={204: None}, tags=["mfa"])
+    @extend_schema(
+        operation_id="disable_mfa",
+        summary="Turn off two-factor authentication",
+        description="Removes the authenticator app and the recovery codes, against the "
+        "password (when the account has one) and a current code or a recovery code. Every "
+        "other session of the user is revoked.",
+        request=MFADisableSerializer,
+        responses={
+            204: None,
+            **errors(
+                BODY,
+                {400: [("invalid_credentials", "the password is wrong")]},
+                BEARER,
+                {401: [("mfa_invalid", "the code is wrong or was already used")]},
+                {409: [("invalid", "two-factor authentication is off")]},
+                RATE_LIMITED,
+            ),
+        },
+        parameters=ERROR_HEADERS,
+        tags=["mfa"],
+    )
     def post(self, request):
         data = self.validated(MFADisableSerializer, request, context={"user": request.user})
         disable_mfa(

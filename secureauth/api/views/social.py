@@ -6,12 +6,22 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ...permissions import HasVerifiedEmail, IsRecentlyAuthenticated
+from ...schema import (
+    BEARER,
+    BODY,
+    COOKIE_MODE,
+    ERROR_HEADERS,
+    RATE_LIMITED,
+    RECENT_AUTH,
+    VERIFIED_EMAIL,
+    errors,
+)
 from ...services.social import (
     ProviderCredentials,
     connect_provider,
@@ -19,9 +29,24 @@ from ...services.social import (
     list_connections,
     sign_in_with_provider,
 )
-from ..serializers import TokenResponseSerializer
+from ..serializers.core import SignInResponse
 from ..serializers.social import SocialAuthSerializer, SocialConnectionSerializer
 from .base import PublicView, SecureAuthView, no_store, sign_in_response
+
+BACKEND = OpenApiParameter(
+    "backend",
+    str,
+    OpenApiParameter.PATH,
+    description="The name of a social-auth backend the project enables, e.g. "
+    "`google-oauth2`, `github`, `oidc`.",
+)
+#: What a provider's answer can be refused for, at sign-in and at linking.
+PROVIDER_ERRORS = {
+    400: [("invalid", "a flow or credential this backend does not accept")],
+    401: [("invalid_credentials", "the provider refused the credentials")],
+    404: [("not_found", "no such backend")],
+    503: [("service_unavailable", "the provider cannot be reached or is not configured")],
+}
 
 
 def _credentials(data: dict) -> ProviderCredentials:
@@ -49,15 +74,36 @@ class SocialLoginView(PublicView):
     rate_limit_scope = "social_login"
 
     @extend_schema(
+        operation_id="social_login",
+        summary="Sign in with a social provider",
+        description="Takes the provider's `access_token` (where the server can check it was "
+        "issued to this application; with `id_token` and `nonce` for OpenID Connect), or an "
+        "authorization `code` with its `redirect_uri` and PKCE `code_verifier`. Answers the "
+        "token response, or the MFA challenge for a user with a second factor. A new account "
+        "is created only for an email the provider asserts verified; an existing account is "
+        "linked automatically only when that holds and it has no usable password. Rate "
+        "limited per client IP.",
         request=SocialAuthSerializer,
         responses={
-            200: OpenApiResponse(TokenResponseSerializer, "Tokens, or an MFA challenge"),
-            400: OpenApiResponse(description="field errors, e.g. a flow this provider refuses"),
-            401: OpenApiResponse(description="invalid_credentials: the provider refused"),
-            403: OpenApiResponse(description="email_unverified: the provider does not vouch"),
-            404: OpenApiResponse(description="not_found: no such provider"),
-            409: OpenApiResponse(description="account_exists: sign in and link instead"),
+            200: OpenApiResponse(SignInResponse, "The token response, or the MFA challenge."),
+            **errors(
+                BODY,
+                PROVIDER_ERRORS,
+                {
+                    403: [
+                        ("email_unverified", "the provider does not vouch for the email"),
+                        (
+                            "permission_denied",
+                            "the email is not verified and ALLOW_UNVERIFIED_LOGIN is off",
+                        ),
+                    ],
+                    409: ["account_exists"],
+                },
+                RATE_LIMITED,
+            ),
         },
+        parameters=[BACKEND, COOKIE_MODE, *ERROR_HEADERS],
+        auth=[],
         tags=["social"],
     )
     def post(self, request, backend: str):
@@ -76,12 +122,25 @@ class SocialConnectView(SecureAuthView):
     rate_limit_scope = "social_login"
 
     @extend_schema(
+        operation_id="connect_social_provider",
+        summary="Link a social identity to the caller",
+        description="Takes the provider's credentials as social/<backend>/ does and links that "
+        "identity to the caller's account (idempotent for an identity already theirs). Needs "
+        "a verified email and a recent authentication.",
         request=SocialAuthSerializer,
         responses={
             201: SocialConnectionSerializer,
-            403: OpenApiResponse(description="email_unverified: verify the account first"),
-            409: OpenApiResponse(description="account_exists: linked to another account"),
+            **errors(
+                BODY,
+                BEARER,
+                RECENT_AUTH,
+                PROVIDER_ERRORS,
+                VERIFIED_EMAIL,
+                {409: [("account_exists", "the identity is linked to another account")]},
+                RATE_LIMITED,
+            ),
         },
+        parameters=[BACKEND, *ERROR_HEADERS],
         tags=["social"],
     )
     def post(self, request, backend: str):
@@ -94,7 +153,15 @@ class SocialConnectView(SecureAuthView):
 
 
 class SocialConnectionListView(SecureAuthView):
-    @extend_schema(responses={200: SocialConnectionSerializer(many=True)}, tags=["social"])
+    @extend_schema(
+        operation_id="list_social_connections",
+        summary="The caller's linked social identities",
+        description="Each linked identity's id, provider, the provider's user id and when it "
+        "was linked.",
+        responses={200: SocialConnectionSerializer(many=True), **errors(BEARER)},
+        parameters=ERROR_HEADERS,
+        tags=["social"],
+    )
     def get(self, request):
         connections = list_connections(request.user)
         return no_store(Response(SocialConnectionSerializer(connections, many=True).data))
@@ -104,11 +171,31 @@ class SocialConnectionDetailView(SecureAuthView):
     permission_classes = [IsAuthenticated, IsRecentlyAuthenticated]
 
     @extend_schema(
+        operation_id="disconnect_social_provider",
+        summary="Unlink a social identity",
+        description="Unlinks one of the caller's identities, unless it is their last way to "
+        "sign in (no usable password, passkey or other identity). Needs a recent "
+        "authentication.",
         responses={
             204: None,
-            404: OpenApiResponse(description="not_found"),
-            409: OpenApiResponse(description="invalid: the last way to sign in"),
+            **errors(
+                BEARER,
+                RECENT_AUTH,
+                {
+                    404: [("not_found", "no such identity of the caller")],
+                    409: [("invalid", "this identity is the last way to sign in")],
+                },
+            ),
         },
+        parameters=[
+            OpenApiParameter(
+                "connection_id",
+                str,
+                OpenApiParameter.PATH,
+                description="The connection's id.",
+            ),
+            *ERROR_HEADERS,
+        ],
         tags=["social"],
     )
     def delete(self, request, connection_id: str):

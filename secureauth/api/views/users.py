@@ -2,22 +2,30 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from ...permissions import HasRole, IsRecentlyAuthenticated
+from ...schema import BEARER, BODY, ERROR_HEADERS, RECENT_AUTH, errors
 from ...services.roles import find_user, revoke_sessions_as_admin, set_roles
 from ..serializers import UserSerializer
 from ..serializers.users import RolesSerializer
 from .base import SecureAuthView, no_store
 
 ADMIN_ROLE = "admin"
-ERRORS = {
-    401: OpenApiResponse(description="not_authenticated, or a bad token"),
-    403: OpenApiResponse(description="permission_denied: the caller lacks role admin"),
-    404: OpenApiResponse(description="not_found: no user with this id"),
-}
+#: What refuses an administrator's call, besides its own body.
+ADMIN_ERRORS = (
+    BEARER,
+    RECENT_AUTH,
+    {
+        403: [("permission_denied", "the caller lacks the role admin")],
+        404: [("not_found", "no user with this id")],
+    },
+)
+USER_ID = OpenApiParameter(
+    "user_id", str, OpenApiParameter.PATH, description="The user's id, as the user object has it."
+)
 
 
 class AdminView(SecureAuthView):
@@ -26,7 +34,15 @@ class AdminView(SecureAuthView):
 
 class UserRolesView(AdminView):
     @extend_schema(
-        request=RolesSerializer, responses={200: UserSerializer, **ERRORS}, tags=["admin"]
+        operation_id="set_user_roles",
+        summary="Set a user's roles (administrators)",
+        description="Replaces the user's roles (Django groups, created when missing) with "
+        "`roles`; the change is audited. Tokens already issued keep their `roles` claim until "
+        "they expire. Needs the role admin and a recent authentication.",
+        request=RolesSerializer,
+        responses={200: UserSerializer, **errors(BODY, *ADMIN_ERRORS)},
+        parameters=[USER_ID, *ERROR_HEADERS],
+        tags=["admin"],
     )
     def post(self, request, user_id: str):
         target = find_user(user_id)
@@ -36,7 +52,16 @@ class UserRolesView(AdminView):
 
 
 class UserRevokeSessionsView(AdminView):
-    @extend_schema(request=None, responses={204: None, **ERRORS}, tags=["admin"])
+    @extend_schema(
+        operation_id="revoke_user_sessions",
+        summary="Sign a user out everywhere (administrators)",
+        description="Revokes every active session of the user; each revocation is audited "
+        "with the administrator as actor. Needs the role admin and a recent authentication.",
+        request=None,
+        responses={204: None, **errors(*ADMIN_ERRORS)},
+        parameters=[USER_ID, *ERROR_HEADERS],
+        tags=["admin"],
+    )
     def post(self, request, user_id: str):
         target = find_user(user_id)
         revoke_sessions_as_admin(target, actor=request.user, client=self.client(request))
