@@ -65,24 +65,29 @@ def active_sessions(user) -> list[Session]:
     return list(Session.objects.active_for(user))
 
 
+def password_login(user):
+    """POST login/ with the right password, from a fresh client."""
+    return APIClient().post(
+        "/auth/login/", {"email": user.email, "password": PASSWORD}, format="json"
+    )
+
+
+def change_password(client: APIClient):
+    return client.post(
+        "/auth/password/change/",
+        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        format="json",
+    )
+
+
 def test_a_login_that_passed_its_password_check_before_a_change_commits_no_session(user):
     owner = APIClient()
     owner_tokens = login(owner, user.email)
     owner.credentials(**bearer(owner_tokens))
 
-    def attacker_login():
-        return APIClient().post(
-            "/auth/login/", {"email": user.email, "password": PASSWORD}, format="json"
-        )
-
-    def owner_changes_password():
-        return owner.post(
-            "/auth/password/change/",
-            {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-            format="json",
-        )
-
-    attacker, changed = race("login.password_checked", attacker_login, owner_changes_password)
+    attacker, changed = race(
+        "login.password_checked", lambda: password_login(user), lambda: change_password(owner)
+    )
     assert changed.status_code == 204
     assert attacker.status_code == 401, attacker.content
     assert attacker.json()["code"] == "invalid_credentials"
@@ -95,12 +100,9 @@ def test_a_password_only_login_racing_totp_enablement_commits_no_session(user):
     owner = APIClient()
     owner.credentials(**bearer(login(owner, user.email)))
 
-    def attacker_login():
-        return APIClient().post(
-            "/auth/login/", {"email": user.email, "password": PASSWORD}, format="json"
-        )
-
-    attacker, _ = race("login.password_checked", attacker_login, lambda: enable_totp(owner))
+    attacker, _ = race(
+        "login.password_checked", lambda: password_login(user), lambda: enable_totp(owner)
+    )
     assert attacker.status_code == 401, attacker.content
     assert len(active_sessions(user)) == 1
     assert all("otp" not in s.amr or s.amr == ["pwd"] for s in active_sessions(user))
@@ -111,16 +113,8 @@ def test_a_credential_change_spends_pending_mfa_challenges(user):
     owner.credentials(**bearer(login(owner, user.email)))
     phone, _ = enable_totp(owner)
     owner.credentials(**bearer(login_with_totp(user, phone)))
-    pending = APIClient().post(
-        "/auth/login/", {"email": user.email, "password": PASSWORD}, format="json"
-    )
-    mfa_token = pending.json()["mfa_token"]
-    changed = owner.post(
-        "/auth/password/change/",
-        {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-        format="json",
-    )
-    assert changed.status_code == 204
+    mfa_token = password_login(user).json()["mfa_token"]
+    assert change_password(owner).status_code == 204
     response = verify(APIClient(), mfa_token, code=phone.code())
     assert response.status_code == 401
     assert response.json()["code"] == "token_invalid"
@@ -131,34 +125,21 @@ def test_an_mfa_step_racing_a_password_change_commits_no_session(user):
     owner.credentials(**bearer(login(owner, user.email)))
     phone, _ = enable_totp(owner)
     owner.credentials(**bearer(login_with_totp(user, phone)))
-    mfa_token = (
-        APIClient()
-        .post("/auth/login/", {"email": user.email, "password": PASSWORD}, format="json")
-        .json()["mfa_token"]
-    )
+    mfa_token = password_login(user).json()["mfa_token"]
     code = phone.code()
-
-    def finish_mfa():
-        return verify(APIClient(), mfa_token, code=code)
-
-    def change():
-        return owner.post(
-            "/auth/password/change/",
-            {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
-            format="json",
-        )
-
     # Held after the code was accepted and the challenge spent, before the session.
-    racing, changed = race("mfa.verified", finish_mfa, change)
+    racing, changed = race(
+        "mfa.verified",
+        lambda: verify(APIClient(), mfa_token, code=code),
+        lambda: change_password(owner),
+    )
     assert changed.status_code == 204
     assert racing.status_code == 401, racing.content
     assert len(active_sessions(user)) == 1
 
 
 def login_with_totp(user, phone) -> dict:
-    pending = APIClient().post(
-        "/auth/login/", {"email": user.email, "password": PASSWORD}, format="json"
-    )
+    pending = password_login(user)
     response = verify(APIClient(), pending.json()["mfa_token"], code=phone.code())
     assert response.status_code == 200, response.content
     return response.json()
