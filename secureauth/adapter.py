@@ -17,11 +17,12 @@ docs/extending.md has a worked example of each.
 from __future__ import annotations
 
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMessage
 from django.db import models
+from django.http import HttpRequest
 from django.utils.module_loading import import_string
 
 from .client import DeviceInfo
@@ -30,13 +31,17 @@ from .client import parse_device as parse_user_agent
 from .conf import app_settings
 from .models.accounts import email_key_of
 
+if TYPE_CHECKING:
+    from .models import Session
+    from .types import UserType
+
 
 class DefaultAdapter:
     """SecureAuth's behaviour where a host project may want its own."""
 
     # --- users ---------------------------------------------------------------------
 
-    def create_user(self, email: str, password: str | None, **fields: Any):
+    def create_user(self, email: str, password: str | None, **fields: Any) -> UserType:
         """Create and save a user with this (already normalized) email; ``password``
         None gives an unusable password (social sign-in). SecureAuth checks the email's
         uniqueness itself, around this call."""
@@ -61,7 +66,7 @@ class DefaultAdapter:
             return secrets.token_hex(limit)[:limit]
         return email.rsplit("@", 1)[0][: limit - len(suffix)] + suffix
 
-    def find_user_by_email(self, email: str, users: models.QuerySet):
+    def find_user_by_email(self, email: str, users: models.QuerySet[UserType]) -> UserType | None:
         """The user ``email`` names, from ``users`` (a queryset that already loads the
         security state: keep it one query). Default: the canonical email key."""
         key = email_key_of(email)
@@ -79,7 +84,7 @@ class DefaultAdapter:
 
     # --- tokens, devices, clients, users in the API --------------------------------
 
-    def access_token_claims(self, user, session) -> dict[str, Any]:
+    def access_token_claims(self, user: UserType, session: Session) -> dict[str, Any]:
         """Extra claims for the user's access tokens (``tokens.RESERVED_CLAIMS`` stay
         SecureAuth's: a hook cannot replace ``sub``, ``roles``, ``exp``...)."""
         return {}
@@ -88,14 +93,14 @@ class DefaultAdapter:
         """Browser, OS and device type of a User-Agent."""
         return parse_user_agent(user_agent)
 
-    def client_ip(self, request) -> str | None:
+    def client_ip(self, request: HttpRequest) -> str | None:
         """The client's IP: REMOTE_ADDR, or the X-Forwarded-For entry of the outermost of
         NUM_PROXIES trusted proxies."""
         return forwarded_client_ip(
             request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR")
         )
 
-    def serialize_user(self, user, data: dict[str, Any]) -> dict[str, Any]:
+    def serialize_user(self, user: UserType, data: dict[str, Any]) -> dict[str, Any]:
         """The API's user object; ``data`` holds the contract's fields (keep them)."""
         return data
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from rest_framework import exceptions
@@ -13,6 +13,11 @@ from .models import Session
 from .models.sessions import user_with_session_state
 from .models.users import attach_security_state
 from .tokens import decode_access_token
+
+if TYPE_CHECKING:
+    from rest_framework.request import Request
+
+    from .types import UserType
 
 
 class AuthenticationError(exceptions.AuthenticationFailed):
@@ -38,7 +43,7 @@ class AccessToken:
 
     The session row itself is loaded only when a view asks for ``session``."""
 
-    def __init__(self, claims: dict[str, Any], user) -> None:
+    def __init__(self, claims: dict[str, Any], user: UserType) -> None:
         self.claims = claims
         self.session_id: str = claims["sid"]
         self._user = user
@@ -62,7 +67,7 @@ class AccessToken:
 
 def authenticate_access_token(
     token: str, *, with_security_state: bool = False
-) -> tuple[Any, AccessToken]:
+) -> tuple[UserType, AccessToken]:
     """Verify the JWT, then load its user and session state in one query and check
     the session is still active (revocation is seen at once, in every process). With
     ``with_security_state`` the same query loads the user's ``SecurityState``."""
@@ -87,7 +92,7 @@ class AccessTokenAuthentication(BaseAuthentication):
 
     keyword = b"bearer"
 
-    def authenticate(self, request):
+    def authenticate(self, request: Request) -> tuple[UserType, AccessToken] | None:
         parts = get_authorization_header(request).split()
         if not parts or parts[0].lower() != self.keyword:
             return None
@@ -103,5 +108,5 @@ class AccessTokenAuthentication(BaseAuthentication):
         except SecureAuthError as error:
             raise AuthenticationError(error)
 
-    def authenticate_header(self, request) -> str:
+    def authenticate_header(self, request: Request) -> str:
         return "Bearer"

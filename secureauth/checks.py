@@ -83,7 +83,7 @@ def check_rate_limit_cache(app_configs, **kwargs):
                 id="secureauth.W020",
             )
         )
-    if settings.CACHES[alias].get("BACKEND", "").endswith("DummyCache"):
+    if str(settings.CACHES[alias].get("BACKEND", "")).endswith("DummyCache"):
         messages.append(
             Warning(
                 f"SecureAuth rate-limit cache '{alias}' is a DummyCache: nothing is rate limited.",

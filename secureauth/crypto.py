@@ -49,13 +49,14 @@ def new_child_salt() -> bytes:
     return secrets.token_bytes(16)
 
 
-def derive_child_token(parent: str, salt: bytes = b"") -> str:
+def derive_child_token(parent: str, salt: bytes | memoryview = b"") -> str:
     """The child of ``parent``: HMAC(server key, salt || parent).
 
     Deterministic, so a retry inside the grace window gets the same child without
     the child ever being stored in clear; the per-token ``salt`` lives only in the
     database, so the key and an old token are not enough to compute the current one.
-    (An empty salt is the derivation of tokens issued before salts existed.)
+    (An empty salt is the derivation of tokens issued before salts existed; a
+    BinaryField reads back as memoryview on PostgreSQL.)
     """
     digest = hmac.new(_hmac_key(), bytes(salt) + parent.encode("utf-8"), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")

@@ -14,6 +14,8 @@ database. An anonymous caller is refused with 401, an authenticated one with 403
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from rest_framework.permissions import BasePermission, OperationHolderMixin
 
 from .authentication import AccessToken, SecureAuthAPIException
@@ -23,12 +25,18 @@ from .models.users import security_state
 from .services.reauth import require_recent_authentication
 from .services.verification import require_verified_email
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
-def user_roles(user) -> set[str]:
-    """The user's role names; read from the database (authoritative), once per request."""
+    from .types import UserType
+
+
+def user_roles(user: UserType | AnonymousUser | None) -> set[str]:
+    """The user's role names; read from the database (authoritative), once per request.
+    ``user`` is DRF's ``request.user`` (None when UNAUTHENTICATED_USER is None)."""
     if not getattr(user, "is_authenticated", False):
         return set()
-    return set(security_state(user).roles)
+    return set(security_state(cast("UserType", user)).roles)  # authenticated: a user
 
 
 class _Instance(OperationHolderMixin, BasePermission):

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -58,6 +58,7 @@ class Key:
         return self.public_pem is not None
 
     def jwk(self) -> dict[str, Any]:
+        assert self.public_pem is not None, "an HMAC key has no public JWK"
         alg = get_default_algorithms()[self.algorithm]
         public_key = serialization.load_pem_public_key(self.public_pem.encode())
         data = json.loads(alg.to_jwk(public_key))
@@ -212,7 +213,9 @@ def decode_access_token(token: str) -> dict[str, Any]:
     try:
         decoded = jwt.decode_complete(
             token,
-            backend.get_verifying_key(token),
+            # Annotated as simplejwt's Token class, but it is handed the encoded JWT
+            # (as simplejwt's own decode() does) for its JWKS client.
+            backend.get_verifying_key(cast(Any, token)),
             algorithms=[key.algorithm],  # never "none", never another family
             audience=backend.audience,
             issuer=backend.issuer,

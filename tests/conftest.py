@@ -104,9 +104,7 @@ def api() -> APIClient:
 
 @pytest.fixture
 def make_user(db):
-    def make(
-        email: str | None = None, password: str = PASSWORD, roles=(), verified=False, **extra
-    ):
+    def make(email: str | None = None, password: str = PASSWORD, roles=(), verified=False, **extra):
         email = email or f"user{next(_counter)}@example.com"
         user = get_user_model().objects.create_user(
             username=email, email=email, password=password, **extra

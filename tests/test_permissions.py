@@ -148,4 +148,3 @@ def test_constructors_refuse_nonsense():
         with pytest.raises(TypeError):
             factory("")
     assert repr(HasRole("b", "a")) == "HasRole('a', 'b')"
-

@@ -310,9 +310,11 @@ def test_the_child_cannot_be_computed_from_the_key_and_the_parent(api, user):
     from secureauth.crypto import _hmac_key
 
     parent = login(api, user.email)["refresh_token"]
-    old_rule = base64.urlsafe_b64encode(
-        hmac.new(_hmac_key(), parent.encode(), hashlib.sha256).digest()
-    ).rstrip(b"=").decode()
+    old_rule = (
+        base64.urlsafe_b64encode(hmac.new(_hmac_key(), parent.encode(), hashlib.sha256).digest())
+        .rstrip(b"=")
+        .decode()
+    )
     response = refresh(api, parent)
     assert response.status_code == 200
     child = response.json()["refresh_token"]

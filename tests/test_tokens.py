@@ -24,7 +24,17 @@ from tests.conftest import PASSWORD, login, secureauth_settings
 ISSUER = settings.SECUREAUTH["ISSUER"]
 AUDIENCE = settings.SECUREAUTH["AUDIENCE"]
 CLAIMS = {
-    "iss", "aud", "sub", "sid", "jti", "iat", "exp", "roles", "amr", "auth_time", "token_type"
+    "iss",
+    "aud",
+    "sub",
+    "sid",
+    "jti",
+    "iat",
+    "exp",
+    "roles",
+    "amr",
+    "auth_time",
+    "token_type",
 }
 
 

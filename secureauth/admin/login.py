@@ -11,7 +11,7 @@ password. Attempts are audited with ``method="admin"``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib.admin.forms import AdminAuthenticationForm
@@ -34,10 +34,13 @@ from ..throttling import LoginLimiter
 from .base import admin_client
 from .second_factor import has_second_factor, verify_one_time_code
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 METHOD = "admin"
 
 
-def find_account(username: str):
+def find_account(username: str) -> UserType | None:
     """The user ``username`` names (by natural key, as Django's backend finds it), or None."""
     User = get_user_model()
     try:
@@ -46,7 +49,7 @@ def find_account(username: str):
         return None
 
 
-def limiter_email(account, username: str) -> str:
+def limiter_email(account: UserType | None, username: str) -> str:
     """What the attempt is counted under: the account's email, as the API counts it;
     the submitted username when it names no account (or one without an email)."""
     return (user_email(account) if account is not None else "") or username
@@ -65,7 +68,7 @@ class AdminAttempt:
         client = admin_client(request) if request is not None else ClientInfo()
         return cls(LoginLimiter(client.ip, email), client, email)
 
-    def count_failure(self, event: str, user) -> None:
+    def count_failure(self, event: str, user: UserType | None) -> None:
         """Count a failure as the API does (``record_failure``: the failure that installs
         a lock writes that lock's one ``login_rate_limited``), and audit ``event``."""
         audit.record(event, user=user, client=self.client, method=METHOD, email=self.email[:254])
@@ -133,7 +136,9 @@ class SecureAuthAdminAuthenticationForm(AdminAuthenticationForm):
             raise ValidationError(self.error_messages["unavailable"], code="unavailable")
         return self.cleaned_data
 
-    def _sign_in(self, attempt: AdminAttempt, account, username: str, password: str):
+    def _sign_in(
+        self, attempt: AdminAttempt, account: UserType | None, username: str, password: str
+    ) -> UserType:
         """Password, admin access, then the second factor; returns the user."""
         client = attempt.client
         user = authenticate(self.request, username=username, password=password)
@@ -151,12 +156,12 @@ class SecureAuthAdminAuthenticationForm(AdminAuthenticationForm):
         if device is not None:
             # django-otp's user_logged_in receiver persists it in the session
             # (django_otp.login), so request.user.is_verified() holds afterwards.
-            user.otp_device = device
+            user.otp_device = device  # type: ignore[attr-defined]  # django-otp's, not a field
         amr = ["pwd", "otp"] if device is not None else ["pwd"]
         audit.record(Event.LOGIN_SUCCEEDED, user=user, client=client, method=METHOD, amr=amr)
         return user
 
-    def _second_factor(self, attempt: AdminAttempt, user) -> Device:
+    def _second_factor(self, attempt: AdminAttempt, user: UserType) -> Device:
         """The device that accepts the submitted code; a wrong code is a failure."""
         code = self.cleaned_data.get("otp_token")
         if not code:

@@ -10,6 +10,8 @@ so a code is accepted once, and django-otp's throttle applies.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django_otp import devices_for_user
 from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
@@ -18,13 +20,16 @@ from ..crypto import recovery_code_digest
 from ..services.mfa import _verify as verify_on_device
 from ..services.mfa import normalize_recovery_code
 
+if TYPE_CHECKING:
+    from ..types import UserType
 
-def has_second_factor(user) -> bool:
+
+def has_second_factor(user: UserType) -> bool:
     """Whether ``user`` has a confirmed device (authenticator app, recovery codes, ...)."""
     return next(iter(devices_for_user(user, confirmed=True)), None) is not None
 
 
-def verify_one_time_code(user, code: str) -> Device | None:
+def verify_one_time_code(user: UserType, code: str) -> Device | None:
     """The confirmed device of ``user`` that accepts ``code``, or None.
 
     Call inside ``transaction.atomic`` (the rows are locked) and commit before

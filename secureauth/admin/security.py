@@ -38,8 +38,16 @@ class PasskeyAdmin(ReadOnlyAdmin):
     list_display = ("name", "user", "created_at", "last_used_at", "backed_up")
     list_select_related = ("user",)
     search_fields = (USER_EMAIL, "name")
-    fields = ("user", "name", "aaguid", "transports", "sign_count", "backed_up")
-    fields += ("created_at", "last_used_at")
+    fields = (
+        "user",
+        "name",
+        "aaguid",
+        "transports",
+        "sign_count",
+        "backed_up",
+        "created_at",
+        "last_used_at",
+    )
 
 
 @admin.register(MFAChallenge)
@@ -47,8 +55,17 @@ class MFAChallengeAdmin(ReadOnlyAdmin):
     list_display = ("user", "created_at", "expires_at", "attempts", "used_at")
     list_select_related = ("user",)
     search_fields = (USER_EMAIL,)
-    fields = ("user", "amr", "ip", "user_agent", "device_name", "created_at", "expires_at")
-    fields += ("attempts", "used_at")
+    fields = (
+        "user",
+        "amr",
+        "ip",
+        "user_agent",
+        "device_name",
+        "created_at",
+        "expires_at",
+        "attempts",
+        "used_at",
+    )
 
 
 @admin.register(VerifiedEmail)

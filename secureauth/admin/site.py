@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.contrib.admin import AdminSite
@@ -26,6 +27,12 @@ LOGIN_TEMPLATE = "admin/secureauth/login.html"
 
 LoginView = Callable[..., HttpResponse]
 
+if TYPE_CHECKING:
+    # The mixin only ever goes in front of an AdminSite.
+    _Site = AdminSite
+else:
+    _Site = object
+
 
 def with_refusal_status(response: HttpResponse) -> HttpResponse:
     """Give a login page re-rendered after a refused attempt the refusal's status."""
@@ -39,7 +46,7 @@ def with_refusal_status(response: HttpResponse) -> HttpResponse:
     return response
 
 
-class SecureAuthAdminSiteMixin:
+class SecureAuthAdminSiteMixin(_Site):
     """Mix into an ``AdminSite`` subclass: its login uses SecureAuth's limiter and
     asks users who have a second factor for a one-time code.
 
@@ -49,8 +56,10 @@ class SecureAuthAdminSiteMixin:
     login_template = LOGIN_TEMPLATE
 
     @login_not_required
-    def login(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        return with_refusal_status(super().login(request, extra_context))  # type: ignore[misc]
+    def login(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return with_refusal_status(super().login(request, extra_context))
 
 
 class SecureAuthAdminSite(SecureAuthAdminSiteMixin, AdminSite):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib import admin, messages
-from django.contrib.admin.sites import NotRegistered
+from django.contrib.admin.exceptions import NotRegistered
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
@@ -16,6 +18,14 @@ from .base import (
     can_revoke,
 )
 
+if TYPE_CHECKING:
+    # The mixin only ever goes in front of a ModelAdmin (extend_user_admin).
+    _UserAdmin = admin.ModelAdmin[Any]
+else:
+    _UserAdmin = object
+
+REVOKE_ALL = _("Revoke all sessions of selected users")
+
 
 class SessionInline(SessionDisplay, admin.TabularInline):
     """The user's sessions on the user page, read-only, each with a revoke link."""
@@ -25,8 +35,15 @@ class SessionInline(SessionDisplay, admin.TabularInline):
     extra = 0
     can_delete = False
     show_change_link = True
-    fields = ("device_name", "device_type", "ip", "created_at", "last_used_at", "status")
-    fields += ("revoke_link",)
+    fields = (
+        "device_name",
+        "device_type",
+        "ip",
+        "created_at",
+        "last_used_at",
+        "status",
+        "revoke_link",
+    )
     readonly_fields = fields
     verbose_name_plural = _("sessions")
     back_to_user = True
@@ -41,7 +58,7 @@ class SessionInline(SessionDisplay, admin.TabularInline):
         return False
 
 
-@admin.action(description=_("Revoke all sessions of selected users"))
+@admin.action(description=REVOKE_ALL)
 def revoke_all_sessions(modeladmin, request, queryset) -> None:
     client = admin_client(request)
     revoked = sum(
@@ -54,7 +71,7 @@ def revoke_all_sessions(modeladmin, request, queryset) -> None:
     )
 
 
-class UserSessionsAdminMixin:
+class UserSessionsAdminMixin(_UserAdmin):
     """Adds the sessions inline and the "revoke all sessions" action to a user admin.
 
     SecureAuth mixes it into whatever admin is registered for the user model;
@@ -67,10 +84,12 @@ class UserSessionsAdminMixin:
         return inlines
 
     def get_actions(self, request):
-        actions = super().get_actions(request)
+        # django-stubs wants str-returning actions and str descriptions; Django takes
+        # any action and lazy text.
+        actions: dict[str, Any] = super().get_actions(request)
         if self.actions is not None and can_revoke(request) and "_popup" not in request.GET:
             name = "revoke_all_sessions"
-            actions[name] = (revoke_all_sessions, name, revoke_all_sessions.short_description)
+            actions[name] = (revoke_all_sessions, name, REVOKE_ALL)
         return actions
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import math
+from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
@@ -47,11 +48,14 @@ DRF_CODES = {
 }
 
 
-def error_response(detail: str, code: str, status_code: int, headers=None) -> Response:
+def error_response(
+    detail: object, code: str, status_code: int, headers: dict[str, str] | None = None
+) -> Response:
+    """``detail`` is sent as its ``str()`` (a message, a lazy translation, an ErrorDetail)."""
     return Response({"detail": str(detail), "code": code}, status=status_code, headers=headers)
 
 
-def _is_field_errors(detail) -> bool:
+def _is_field_errors(detail: object) -> bool:
     """DRF's field-error shapes: a dict, or a list of them (``many=True`` serializers)."""
     if isinstance(detail, dict):
         return True
@@ -61,35 +65,37 @@ def _is_field_errors(detail) -> bool:
 def _from_drf(exc: exceptions.APIException) -> Response:
     if isinstance(exc, exceptions.ValidationError) and _is_field_errors(exc.detail):
         return Response(exc.detail, status=status.HTTP_400_BAD_REQUEST)
-    detail = exc.detail
+    detail: object = exc.detail
     if isinstance(detail, list):
         detail = detail[0] if detail else exc.default_detail
     codes = exc.get_codes()
     code = codes[0] if isinstance(codes, list) and codes else codes
     if not isinstance(code, str):
         code = exc.default_code
-    headers = {}
-    if getattr(exc, "auth_header", None):
-        headers["WWW-Authenticate"] = exc.auth_header
+    headers: dict[str, str] = {}
+    # Set by APIView.handle_exception on 401s (NotAuthenticated, AuthenticationFailed).
+    auth_header = getattr(exc, "auth_header", None)
+    if auth_header:
+        headers["WWW-Authenticate"] = auth_header
     wait = getattr(exc, "wait", None)
     if wait is not None:
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
     return error_response(detail, DRF_CODES.get(code, code), exc.status_code, headers)
 
 
-def _view_name(context) -> str:
+def _view_name(context: dict[str, Any] | None) -> str:
     view = (context or {}).get("view")
     return type(view).__name__ if view is not None else "unknown view"
 
 
-def exception_handler(exc: Exception, context) -> Response:
+def exception_handler(exc: Exception, context: dict[str, Any] | None) -> Response:
     """Translate any exception raised in a DRF view; never an HTML page.
 
     Like DRF's own handler, every error response marks an ``ATOMIC_REQUESTS``
     transaction for rollback, except SecureAuth's errors: a refused sign-in still
     records its audit event and its failure count."""
     if isinstance(exc, SecureAuthError):
-        headers = {}
+        headers: dict[str, str] = {}
         if isinstance(exc, RateLimited):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, ReauthenticationRequired):

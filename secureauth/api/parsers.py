@@ -67,7 +67,7 @@ def read_chunked_body(request: HttpRequest) -> None:
     if len(body) > limit:
         raise RequestTooLarge()
     request._stream = io.BytesIO(body)  # what HttpRequest.read() (and so DRF) reads
-    request._read_started = False
+    request._read_started = False  # type: ignore[attr-defined]  # private, not in django-stubs
     meta["CONTENT_LENGTH"] = str(len(body))
 
 

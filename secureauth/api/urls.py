@@ -17,9 +17,7 @@ urlpatterns = [
     path("logout-all/", auth.LogoutAllView.as_view(), name="logout-all"),
     path("me/", auth.MeView.as_view(), name="me"),
     path("sessions/", sessions.SessionListView.as_view(), name="sessions"),
-    path(
-        "sessions/report/", account_views.SessionReportView.as_view(), name="session-report"
-    ),
+    path("sessions/report/", account_views.SessionReportView.as_view(), name="session-report"),
     path("sessions/<str:session_id>/", sessions.SessionDetailView.as_view(), name="session-detail"),
     path(".well-known/jwks.json", keys.JWKSView.as_view(), name="jwks"),
     path(
@@ -55,9 +53,7 @@ urlpatterns = [
         user_views.UserRevokeSessionsView.as_view(),
         name="user-revoke-sessions",
     ),
-    path(
-        "reauthenticate/", account_views.ReauthenticateView.as_view(), name="reauthenticate"
-    ),
+    path("reauthenticate/", account_views.ReauthenticateView.as_view(), name="reauthenticate"),
     path("password/change/", account_views.PasswordChangeView.as_view(), name="password-change"),
     path("password/reset/", account_views.PasswordResetView.as_view(), name="password-reset"),
     path(

@@ -14,11 +14,15 @@ and keep unique lives here, one row per user:
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, models, router, transaction
 
 from ..emails import MAX_KEY_LENGTH, InvalidEmail, canonical_email
+
+if TYPE_CHECKING:
+    from ..types import UserType
 
 logger = logging.getLogger("secureauth")
 
@@ -33,13 +37,15 @@ def email_key_of(email: str | None) -> str | None:
         return None
 
 
-class AccountQuerySet(models.QuerySet):
-    def sync_email_key(self, user, email: str | None) -> None:
+class AccountQuerySet(models.QuerySet["Account"]):
+    def sync_email_key(self, user: UserType, email: str | None) -> None:
         """Create or update the user's row so its key matches ``email``. A key another
         account holds is not taken: the row keeps NULL and the collision is logged."""
         key = email_key_of(email)
         try:
-            with transaction.atomic(using=self._db or router.db_for_write(self.model)):
+            # QuerySet._db (the alias given to .using()) is private, so not in django-stubs.
+            using = self._db or router.db_for_write(self.model)  # type: ignore[attr-defined]
+            with transaction.atomic(using=using):
                 self.update_or_create(user_id=user.pk, defaults={"email_key": key})
         except IntegrityError:
             logger.warning(
@@ -49,7 +55,7 @@ class AccountQuerySet(models.QuerySet):
             )
             self.update_or_create(user_id=user.pk, defaults={"email_key": None})
 
-    def lock(self, user) -> Account:
+    def lock(self, user: UserType) -> Account:
         """The user's row, locked until the end of the transaction (created if missing):
         the one way to serialize changes to one user's credentials, factors and roles."""
         account = self.select_for_update().filter(user_id=user.pk).first()
@@ -61,14 +67,14 @@ class AccountQuerySet(models.QuerySet):
     def key_taken(self, key: str) -> bool:
         return self.filter(email_key=key).exists()
 
-    def holds_key(self, user, key: str) -> bool:
+    def holds_key(self, user: UserType, key: str) -> bool:
         return self.filter(pk=user.pk, email_key=key).exists()
 
-    def epoch_of(self, user) -> int:
+    def epoch_of(self, user: UserType) -> int:
         value = self.filter(user_id=user.pk).values_list("credential_epoch", flat=True).first()
         return int(value or 0)
 
-    def bump_epoch(self, user) -> int:
+    def bump_epoch(self, user: UserType) -> int:
         """Start a new credential epoch (inside the caller's transaction); returns it."""
         account = self.lock(user)
         self.filter(pk=account.pk).update(credential_epoch=models.F("credential_epoch") + 1)

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from ..types import UserType
 
-class AuditEventQuerySet(models.QuerySet):
-    def for_user(self, user) -> AuditEventQuerySet:
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def for_user(self, user: UserType) -> AuditEventQuerySet:
         return self.filter(user=user).order_by("-created_at", "-pk")
 
     def older_than(self, before: datetime) -> AuditEventQuerySet:

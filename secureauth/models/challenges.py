@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import models
 from django.db.models import F
 from django.utils import timezone
 
+if TYPE_CHECKING:
+    from ..types import UserType
 
-class MFAChallengeQuerySet(models.QuerySet):
+
+class MFAChallengeQuerySet(models.QuerySet["MFAChallenge"]):
     def pending(self, token_hash: str, now: datetime) -> MFAChallenge | None:
         return (
             self.select_related("user")
@@ -27,7 +31,7 @@ class MFAChallengeQuerySet(models.QuerySet):
         """Spent, or past their expiry."""
         return self.filter(models.Q(used_at__isnull=False) | models.Q(expires_at__lt=now))
 
-    def spend_pending_of(self, user, now: datetime) -> int:
+    def spend_pending_of(self, user: UserType, now: datetime) -> int:
         """A credential changed: every pending challenge of the user is used up."""
         return self.filter(user=user, used_at__isnull=True).update(used_at=now)
 

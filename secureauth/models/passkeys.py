@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,14 +14,17 @@ from django.utils import timezone
 
 from .ids import pk_from_path
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 
 def credential_id_digest(credential_id: bytes) -> str:
     """SHA-256 hex of a credential id: the indexed, fixed-length key of a passkey."""
     return hashlib.sha256(credential_id).hexdigest()
 
 
-class PasskeyQuerySet(models.QuerySet):
-    def of(self, user) -> PasskeyQuerySet:
+class PasskeyQuerySet(models.QuerySet["Passkey"]):
+    def of(self, user: UserType) -> PasskeyQuerySet:
         return self.filter(user=user).order_by("-created_at")
 
     def with_credential_id(self, credential_id: bytes) -> Passkey | None:
@@ -31,7 +35,7 @@ class PasskeyQuerySet(models.QuerySet):
             .first()
         )
 
-    def own(self, user, passkey_id) -> Passkey | None:
+    def own(self, user: UserType, passkey_id: Any) -> Passkey | None:
         """One of the user's passkeys by id; None if unknown, malformed or another user's."""
         pk = pk_from_path(Passkey, passkey_id)
         return None if pk is None else self.filter(user=user, pk=pk).first()
@@ -41,7 +45,7 @@ class PasskeyQuerySet(models.QuerySet):
         deleted, _ = self.filter(pk=passkey.pk).delete()
         return bool(deleted)
 
-    def user_handle_of(self, user) -> bytes | None:
+    def user_handle_of(self, user: UserType) -> bytes | None:
         """The WebAuthn user handle already given to the user's authenticators, if any."""
         handle = self.filter(user=user).order_by("created_at").values_list("user_handle", flat=True)
         first = handle.first()
@@ -87,8 +91,8 @@ class Passkey(models.Model):
         return self.name or f"passkey {self.pk}"
 
 
-class WebAuthnChallengeQuerySet(models.QuerySet):
-    def spend(self, challenge_id, purpose: str, now: datetime) -> WebAuthnChallenge | None:
+class WebAuthnChallengeQuerySet(models.QuerySet["WebAuthnChallenge"]):
+    def spend(self, challenge_id: Any, purpose: str, now: datetime) -> WebAuthnChallenge | None:
         """Consume a pending challenge once; None if unknown, used or expired."""
         try:
             found = self.get(pk=challenge_id, purpose=purpose)
@@ -96,7 +100,9 @@ class WebAuthnChallengeQuerySet(models.QuerySet):
             return None
         return found if self._claim(found, now) else None
 
-    def spend_for_user(self, user, challenge: bytes, purpose: str, now: datetime):
+    def spend_for_user(
+        self, user: UserType, challenge: bytes, purpose: str, now: datetime
+    ) -> WebAuthnChallenge | None:
         """Consume the user's pending challenge with these bytes once; None otherwise."""
         found = self.filter(user=user, purpose=purpose, challenge=challenge).first()
         if found is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import TYPE_CHECKING, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,6 +19,11 @@ from ..constants import DeviceType, RevokeReason
 from .ids import pk_from_path
 from .users import with_security_state
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
+    from ..types import UserType
+
 
 def ended_by_time(now: datetime | None = None) -> Q:
     """Sessions past their absolute lifetime or their idle timeout."""
@@ -25,7 +31,7 @@ def ended_by_time(now: datetime | None = None) -> Q:
     return Q(expires_at__lte=now) | Q(last_used_at__lte=now - app_settings.REFRESH_TOKEN_LIFETIME)
 
 
-class SessionQuerySet(models.QuerySet):
+class SessionQuerySet(models.QuerySet["Session"]):
     def active(self, now: datetime | None = None) -> SessionQuerySet:
         """The one definition of an active session: not revoked, within its absolute
         lifetime (SESSION_MAX_AGE) and its idle timeout (REFRESH_TOKEN_LIFETIME)."""
@@ -35,7 +41,7 @@ class SessionQuerySet(models.QuerySet):
         """Not revoked, but past its absolute lifetime or its idle timeout."""
         return self.filter(ended_by_time(now), revoked_at__isnull=True)
 
-    def active_for(self, user) -> SessionQuerySet:
+    def active_for(self, user: UserType) -> SessionQuerySet:
         return self.active().filter(user=user).order_by("-created_at")
 
     def revoke(self, reason: str, now: datetime | None = None) -> int:
@@ -52,7 +58,7 @@ class SessionQuerySet(models.QuerySet):
             return None
         return self.select_related("user").filter(pk=pk).first()
 
-    def unrevoked_of(self, user) -> SessionQuerySet:
+    def unrevoked_of(self, user: UserType) -> SessionQuerySet:
         """Every session of ``user`` not revoked yet (active, idle or expired)."""
         return self.filter(user=user, revoked_at__isnull=True)
 
@@ -144,7 +150,15 @@ class Session(models.Model):
         )
 
 
-def _users_with_session_state() -> models.QuerySet:
+class SessionStateAnnotations(TypedDict):
+    """What ``user_with_session_state`` annotates the user with."""
+
+    sa_session_id: uuid.UUID
+    sa_session_revoked_at: datetime | None
+    sa_session_expires_at: datetime
+
+
+def _users_with_session_state() -> models.QuerySet[UserType]:
     # Filtering on the annotation (not on the relation again) keeps a single join.
     return get_user_model()._default_manager.annotate(
         sa_session_id=F("secureauth_sessions__id"),
@@ -153,11 +167,13 @@ def _users_with_session_state() -> models.QuerySet:
     )
 
 
-def _users_with_session_and_security_state() -> models.QuerySet:
+def _users_with_session_and_security_state() -> models.QuerySet[UserType]:
     return with_security_state(_users_with_session_state())
 
 
-def user_with_session_state(session_id: str, *, with_security: bool = False):
+def user_with_session_state(
+    session_id: str, *, with_security: bool = False
+) -> WithAnnotations[UserType, SessionStateAnnotations] | None:
     """The user owning session ``session_id``, annotated with that session's state
     (``sa_session_revoked_at``, ``sa_session_expires_at``): the per-request check,
     one indexed query that loads the user and the session together; with

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 from django.db import models
 from django.utils import timezone
@@ -12,13 +14,13 @@ from ..crypto import new_child_salt
 from .users import with_security_state
 
 
-def _lookup_queryset() -> models.QuerySet:
+def _lookup_queryset() -> models.QuerySet[RefreshToken]:
     return with_security_state(
         RefreshToken.objects.select_related("session__user"), "session__user"
     )
 
 
-class RefreshTokenQuerySet(models.QuerySet):
+class RefreshTokenQuerySet(models.QuerySet["RefreshToken"]):
     def lookup(self, token_hash: str) -> RefreshToken | None:
         """The token with its session, user and the user's security state, in one query."""
         # The annotated queryset is built once: building it costs more than the query.
@@ -33,10 +35,10 @@ class RefreshTokenQuerySet(models.QuerySet):
     def child_of(self, token: RefreshToken) -> RefreshToken | None:
         return self.filter(parent=token).first()
 
-    def of_sessions(self, session_pks) -> RefreshTokenQuerySet:
+    def of_sessions(self, session_pks: Iterable[Any]) -> RefreshTokenQuerySet:
         return self.filter(session_id__in=session_pks)
 
-    def detach_children_of(self, pks) -> None:
+    def detach_children_of(self, pks: Iterable[Any]) -> None:
         """Clear the ``parent`` of the children of ``pks`` (before deleting them raw)."""
         self.filter(parent_id__in=pks).update(parent=None)
 

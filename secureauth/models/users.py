@@ -8,6 +8,8 @@ verified, as correlated subqueries, so a token response costs no extra query.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -15,6 +17,11 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+if TYPE_CHECKING:
+    from ..types import UserType
+
+_QS = TypeVar("_QS", bound=models.QuerySet[Any])
 
 ROLE_SEPARATOR = "\x1f"
 
@@ -64,12 +71,12 @@ def _ref(prefix: str, field: str) -> OuterRef:
     return OuterRef(f"{prefix}__{field}" if prefix else field)
 
 
-def with_security_state(queryset: models.QuerySet, prefix: str = "") -> models.QuerySet:
+def with_security_state(queryset: _QS, prefix: str = "") -> _QS:
     """Annotate what ``SecurityState`` holds (``sa_roles``, ``sa_mfa_enabled``,
     ``sa_email_verified``, ``sa_credential_epoch``) for the user reached through
     ``prefix``: correlated subqueries, so it stays one query."""
     memberships = get_user_model().groups.through.objects
-    user_fk = get_user_model()._meta.model_name + "_id"
+    user_fk = f"{get_user_model()._meta.model_name}_id"
     roles = (
         memberships.filter(**{user_fk: _ref(prefix, "pk")})
         .order_by()
@@ -101,7 +108,7 @@ class SecurityState:
     credential_epoch: int = 0
 
     @classmethod
-    def from_annotations(cls, row) -> SecurityState:
+    def from_annotations(cls, row: Any) -> SecurityState:
         names = row.sa_roles or ""
         return cls(
             roles=tuple(sorted(n for n in names.split(ROLE_SEPARATOR) if n)),
@@ -115,34 +122,34 @@ class SecurityState:
 STATE_ATTRIBUTE = "_secureauth_state"
 
 
-def attach_security_state(user, source) -> SecurityState:
+def attach_security_state(user: UserType, source: Any) -> SecurityState:
     """Give ``user`` the state of ``source`` (a row annotated by ``with_security_state``)."""
     return set_security_state(user, SecurityState.from_annotations(source))
 
 
-def set_security_state(user, state: SecurityState) -> SecurityState:
+def set_security_state(user: UserType, state: SecurityState) -> SecurityState:
     setattr(user, STATE_ATTRIBUTE, state)
     return state
 
 
-def record_last_login(user, now) -> None:
+def record_last_login(user: UserType, now: datetime) -> None:
     """``last_login`` of a sign-in, written without loading or saving the user."""
     get_user_model()._default_manager.filter(pk=user.pk).update(last_login=now)
 
 
-def load_security_state(user) -> SecurityState:
+def load_security_state(user: UserType) -> SecurityState:
     """Read the user's state from the database (one query) and attach it."""
     row = with_security_state(get_user_model()._default_manager.filter(pk=user.pk)).get()
     return attach_security_state(user, row)
 
 
-def security_state(user) -> SecurityState:
+def security_state(user: UserType) -> SecurityState:
     """The state attached to ``user``, loaded (one query) if it has none yet."""
     state = getattr(user, STATE_ATTRIBUTE, None)
     return state if state is not None else load_security_state(user)
 
 
-def update_security_state(user, **changes) -> None:
+def update_security_state(user: UserType, **changes: Any) -> None:
     """Reflect a change just written (a role, a verified address) in the attached state."""
     state = getattr(user, STATE_ATTRIBUTE, None)
     if state is not None:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 
 from ..client import ClientInfo
-from ..models import AuditEvent
+from ..models import AuditEvent, Session
 from ..signals import audit_event, send_after_commit
 from .notifications import notify
+
+if TYPE_CHECKING:
+    from ..models.audit import AuditEventQuerySet
+    from ..types import UserType
 
 logger = logging.getLogger("secureauth")
 
@@ -19,8 +23,8 @@ logger = logging.getLogger("secureauth")
 def record(
     event: str,
     *,
-    user=None,
-    session=None,
+    user: UserType | None = None,
+    session: Session | None = None,
     client: ClientInfo | None = None,
     **detail: Any,
 ) -> AuditEvent:
@@ -42,7 +46,13 @@ def record(
     return entry
 
 
-def _log(entry: AuditEvent, user, session, client: ClientInfo, detail: dict) -> None:
+def _log(
+    entry: AuditEvent,
+    user: UserType | None,
+    session: Session | None,
+    client: ClientInfo,
+    detail: dict[str, Any],
+) -> None:
     logger.info(
         json.dumps(
             {
@@ -61,6 +71,6 @@ def _log(entry: AuditEvent, user, session, client: ClientInfo, detail: dict) -> 
     )
 
 
-def events_of(user):
+def events_of(user: UserType) -> AuditEventQuerySet:
     """The user's own events, newest first."""
     return AuditEvent.objects.for_user(user)

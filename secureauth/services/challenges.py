@@ -8,6 +8,7 @@ MFA_MAX_ATTEMPTS wrong codes. It is never a bearer token.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.utils import timezone
 
@@ -16,6 +17,9 @@ from ..conf import app_settings
 from ..crypto import hash_token, looks_like_refresh_token, new_refresh_token
 from ..exceptions import TokenInvalid
 from ..models import Account, MFAChallenge
+
+if TYPE_CHECKING:
+    from ..types import UserType
 
 MFA_METHODS = ["totp", "recovery_code"]
 
@@ -30,7 +34,7 @@ class PendingMFA:
 
 
 def start_challenge(
-    user, client: ClientInfo, amr: list[str], *, credential_epoch: int | None = None
+    user: UserType, client: ClientInfo, amr: list[str], *, credential_epoch: int | None = None
 ) -> PendingMFA:
     """Issue a short-lived single-use ``mfa_token`` bound to the user, the device and
     the credential epoch the first factor was checked under."""

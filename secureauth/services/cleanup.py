@@ -60,27 +60,27 @@ def cutoffs(now: datetime | None = None) -> Cutoffs:
     )
 
 
-def purgeable_refresh_tokens(cut: Cutoffs) -> models.QuerySet:
+def purgeable_refresh_tokens(cut: Cutoffs) -> models.QuerySet[RefreshToken]:
     """Refresh tokens expired longer than the retention ago."""
     return RefreshToken.objects.purgeable(cut.tokens_and_sessions)
 
 
-def purgeable_sessions(cut: Cutoffs) -> models.QuerySet:
+def purgeable_sessions(cut: Cutoffs) -> models.QuerySet[Session]:
     """Sessions revoked or expired longer than the retention ago."""
     return Session.objects.purgeable(cut.tokens_and_sessions)
 
 
-def purgeable_mfa_challenges(cut: Cutoffs) -> models.QuerySet:
+def purgeable_mfa_challenges(cut: Cutoffs) -> models.QuerySet[MFAChallenge]:
     """MFA challenges already spent or past their expiry."""
     return MFAChallenge.objects.purgeable(cut.now)
 
 
-def purgeable_webauthn_challenges(cut: Cutoffs) -> models.QuerySet:
+def purgeable_webauthn_challenges(cut: Cutoffs) -> models.QuerySet[WebAuthnChallenge]:
     """WebAuthn challenges already spent or past their expiry."""
     return WebAuthnChallenge.objects.expired(cut.now)
 
 
-def purgeable_audit_events(cut: Cutoffs) -> models.QuerySet:
+def purgeable_audit_events(cut: Cutoffs) -> models.QuerySet[AuditEvent]:
     """Audit events older than ``AUDIT_RETENTION_DAYS``."""
     if cut.audit_events is None:
         return AuditEvent.objects.none()

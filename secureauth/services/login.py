@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,15 +16,20 @@ from ..models.users import record_last_login, security_state
 from ..races import checkpoint
 from ..throttling import LoginLimiter
 from . import audit
-from .challenges import start_challenge
+from .challenges import PendingMFA, start_challenge
 from .sessions import IssuedTokens, is_new_device, start_session
 from .users import find_user_by_email, verify_password
 from .verification import ensure_sign_in_allowed
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 CREDENTIALS_CHANGED = "Your sign-in details changed while you were signing in; sign in again."
 
 
-def record_failure(limiter: LoginLimiter, user, client: ClientInfo, email: str, **detail) -> None:
+def record_failure(
+    limiter: LoginLimiter, user: UserType | None, client: ClientInfo, email: str, **detail: Any
+) -> None:
     """A wrong password or code inside ``limiter.attempt()``: count it; the failure that
     installs a lock writes that lock's one ``login_rate_limited`` event and signal."""
     locks = limiter.failed()
@@ -44,7 +51,12 @@ def record_failure(limiter: LoginLimiter, user, client: ClientInfo, email: str, 
 
 
 def check_password_attempt(
-    limiter: LoginLimiter, user, password: str, client: ClientInfo, *, email: str = ""
+    limiter: LoginLimiter,
+    user: UserType | None,
+    password: str,
+    client: ClientInfo,
+    *,
+    email: str = "",
 ) -> bool:
     """One password check inside ``limiter.attempt()``: True when right; a wrong one is
     counted (``record_failure``)."""
@@ -55,7 +67,9 @@ def check_password_attempt(
     return False
 
 
-def sign_in_with_password(email: str, password: str, client: ClientInfo):
+def sign_in_with_password(
+    email: str, password: str, client: ClientInfo
+) -> IssuedTokens | PendingMFA:
     """Check email and password; returns IssuedTokens, or an MFA challenge when the
     user has a second factor. Only wrong passwords count toward the login limiter;
     a locked key refuses even correct credentials."""
@@ -69,6 +83,7 @@ def sign_in_with_password(email: str, password: str, client: ClientInfo):
                 signals.login_failed, sender=None, email=email, user=user, ip=client.ip
             )
             raise InvalidCredentials()
+    assert user is not None  # a right password names a user
     checkpoint("login.password_checked")
     ensure_sign_in_allowed(user, client)
     state = security_state(user)
@@ -79,13 +94,13 @@ def sign_in_with_password(email: str, password: str, client: ClientInfo):
 
 
 def complete_sign_in(
-    user,
+    user: UserType,
     client: ClientInfo,
     amr: list[str],
     event: str = Event.LOGIN_SUCCEEDED,
     *,
     credential_epoch: int | None = None,
-    **detail,
+    **detail: Any,
 ) -> IssuedTokens:
     """Open the session of a user who has passed every factor, and audit it
     (one transaction: the session exists only with its audit event).

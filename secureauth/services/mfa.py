@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from base64 import b32encode
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote, urlencode
 
 import qrcode
@@ -42,6 +42,9 @@ from .login import complete_sign_in
 from .passwords import check_password_proof
 from .sessions import IssuedTokens, record_factor_change
 from .verification import require_verified_email, user_email
+
+if TYPE_CHECKING:
+    from ..types import UserType
 
 TOTP_DEVICE_NAME = "Authenticator app"
 RECOVERY_DEVICE_NAME = "Recovery codes"
@@ -84,16 +87,16 @@ def normalize_recovery_code(code: str) -> str:
     return "".join(code.split()).replace("-", "").lower()
 
 
-def _lock_user(user) -> None:
+def _lock_user(user: UserType) -> None:
     """Serialize the MFA changes of one user (inside ``transaction.atomic``)."""
     Account.objects.lock(user)
 
 
-def _totp_devices(user, *, confirmed: bool):
+def _totp_devices(user: UserType, *, confirmed: bool) -> Any:  # a TOTPDevice queryset
     return TOTPDevice.objects.devices_for_user(user, confirmed=confirmed)
 
 
-def _verify(device, token: str) -> bool:
+def _verify(device: Any, token: str) -> bool:  # a django-otp Device
     """Check ``token`` on a device the caller has locked. While django-otp throttles the
     device, raise RateLimited (nothing is written, so raising inside a transaction is safe);
     a wrong code is recorded by django-otp, so the caller must commit before raising."""
@@ -105,7 +108,9 @@ def _verify(device, token: str) -> bool:
     return bool(device.verify_token(token))
 
 
-def _verify_second_factor(user, code: str | None, recovery_code: str | None) -> str | None:
+def _verify_second_factor(
+    user: UserType, code: str | None, recovery_code: str | None
+) -> str | None:
     """Check a TOTP code or a recovery code (inside ``transaction.atomic``); returns the
     method that matched, or None. Each code is accepted once."""
     if code is not None:
@@ -120,14 +125,14 @@ def _verify_second_factor(user, code: str | None, recovery_code: str | None) -> 
     return None
 
 
-def verify_second_factor(user, code: str | None, recovery_code: str | None) -> str | None:
+def verify_second_factor(user: UserType, code: str | None, recovery_code: str | None) -> str | None:
     """Check a TOTP code or a recovery code as proof of the user (each accepted once);
     the method that matched, or None. RateLimited while django-otp throttles it."""
     with transaction.atomic():
         return _verify_second_factor(user, code, recovery_code)
 
 
-def _replace_recovery_codes(user) -> list[str]:
+def _replace_recovery_codes(user: UserType) -> list[str]:
     """Void every recovery code of ``user`` and issue RECOVERY_CODE_COUNT new ones."""
     StaticDevice.objects.filter(user=user).delete()
     device = StaticDevice.objects.create(user=user, name=RECOVERY_DEVICE_NAME, confirmed=True)
@@ -140,18 +145,20 @@ def _replace_recovery_codes(user) -> list[str]:
     return sorted(codes)
 
 
-def _refuse(user, session, client: ClientInfo | None, purpose: str, method: str) -> NoReturn:
+def _refuse(
+    user: UserType, session: Session | None, client: ClientInfo | None, purpose: str, method: str
+) -> NoReturn:
     audit.record(
         Event.MFA_FAILED, user=user, session=session, client=client, purpose=purpose, method=method
     )
     raise MFAInvalid()
 
 
-def is_mfa_enabled(user) -> bool:
+def is_mfa_enabled(user: UserType) -> bool:
     return _totp_devices(user, confirmed=True).exists()
 
 
-def begin_totp_setup(user) -> TOTPSetup:
+def begin_totp_setup(user: UserType) -> TOTPSetup:
     """Create an unconfirmed TOTP device (replacing any earlier unconfirmed one) and
     return its secret; Conflict when TOTP is already enabled, EmailUnverified on an
     account whose address is not proven."""
@@ -168,7 +175,7 @@ def begin_totp_setup(user) -> TOTPSetup:
     return TOTPSetup(b32encode(device.bin_key).decode("ascii"), uri, qr_svg(uri))
 
 
-def confirm_totp(user, code: str, *, session: Session, client: ClientInfo) -> list[str]:
+def confirm_totp(user: UserType, code: str, *, session: Session, client: ClientInfo) -> list[str]:
     """Enable TOTP once the user proves the app works (a valid code); returns fresh
     recovery codes. Revokes the user's other sessions."""
     require_verified_email(user)
@@ -191,7 +198,7 @@ def confirm_totp(user, code: str, *, session: Session, client: ClientInfo) -> li
 
 
 def regenerate_recovery_codes(
-    user, code: str, *, session: Session, client: ClientInfo
+    user: UserType, code: str, *, session: Session, client: ClientInfo
 ) -> list[str]:
     """New recovery codes (the old ones stop working), against a current TOTP code."""
     with transaction.atomic():
@@ -208,7 +215,7 @@ def regenerate_recovery_codes(
 
 
 def disable_mfa(
-    user,
+    user: UserType,
     *,
     password: str | None,
     code: str | None,

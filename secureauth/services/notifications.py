@@ -13,12 +13,17 @@ its token, posted to ``sessions/report/``, revokes that session ("this wasn't me
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.core import signing
 
 from ..conf import app_settings
 from ..constants import Event
 from ..mail import send_template_after_commit
+
+if TYPE_CHECKING:
+    from ..models import AuditEvent, Session
+    from ..types import UserType
 
 REPORT_SALT = "secureauth.session-report"
 
@@ -37,7 +42,7 @@ NOTICES: dict[str, str] = {
 }
 
 
-def report_token(session) -> str:
+def report_token(session: Session) -> str:
     """The token of a session's "this wasn't me" link (signed, time-limited)."""
     return signing.dumps(str(session.pk), salt=REPORT_SALT, compress=False)
 
@@ -61,7 +66,7 @@ def lifetime_text(lifetime: timedelta) -> str:
     return f"{hours} hour{'s' if hours != 1 else ''}"
 
 
-def notify(entry, user, session, email: str) -> None:
+def notify(entry: AuditEvent, user: UserType | None, session: Session | None, email: str) -> None:
     """Mail the owner about audit event ``entry`` if it is one they must hear of."""
     subject = NOTICES.get(entry.event)
     if subject is None or user is None or not email:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -52,6 +52,9 @@ from .sessions import IssuedTokens, record_factor_change
 from .users import email_field, find_user_by_email
 from .verification import ensure_sign_in_allowed, require_verified_email
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 USER_HANDLE_BYTES = 32
 MAX_CREDENTIAL_ID_BYTES = 1023  # WebAuthn L3 limit
 SIGN_IN_FAILED = "Passkey sign-in failed."
@@ -73,7 +76,11 @@ def _timeout_ms() -> int:
 
 
 def _new_challenge(
-    purpose: str, user=None, user_handle: bytes = b"", *, restricted: bool = False
+    purpose: str,
+    user: UserType | None = None,
+    user_handle: bytes = b"",
+    *,
+    restricted: bool = False,
 ) -> WebAuthnChallenge:
     now = timezone.now()
     return WebAuthnChallenge.objects.create(
@@ -97,12 +104,12 @@ def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
     return PublicKeyCredentialDescriptor(id=bytes(passkey.credential_id), transports=transports)
 
 
-def list_passkeys(user) -> list[Passkey]:
+def list_passkeys(user: UserType) -> list[Passkey]:
     """The user's passkeys, newest first."""
     return list(Passkey.objects.of(user))
 
 
-def registration_options(user) -> dict[str, Any]:
+def registration_options(user: UserType) -> dict[str, Any]:
     """Creation options for a new discoverable passkey; the user's existing
     credentials are excluded so one authenticator is not registered twice. Only on
     an account whose address is verified (EmailUnverified otherwise)."""
@@ -128,7 +135,7 @@ def registration_options(user) -> dict[str, Any]:
 
 
 def register_passkey(
-    user, credential: dict, name: str, session: Session, client: ClientInfo
+    user: UserType, credential: dict[str, Any], name: str, session: Session, client: ClientInfo
 ) -> Passkey:
     """Verify an attestation against the user's pending registration challenge
     (single use) and store the passkey. Adding a factor revokes the user's other
@@ -191,7 +198,7 @@ def register_passkey(
     return passkey
 
 
-def authentication_options(email: str | None, user=None) -> LoginChallenge:
+def authentication_options(email: str | None, user: UserType | None = None) -> LoginChallenge:
     """Request options for a passkey sign-in, always for discoverable credentials
     (empty allowCredentials): the answer is the same whether or not ``email`` has an
     account or passkeys. With an email, only that account's passkeys may answer the
@@ -214,7 +221,7 @@ def authentication_options(email: str | None, user=None) -> LoginChallenge:
 
 def _refuse(reason: str, client: ClientInfo, passkey: Passkey | None = None) -> NoReturn:
     user = passkey.user if passkey is not None else None
-    detail = {"passkey": str(passkey.pk)} if passkey is not None else {}
+    detail: dict[str, Any] = {"passkey": str(passkey.pk)} if passkey is not None else {}
     audit.record(
         Event.LOGIN_FAILED, user=user, client=client, method="passkey", reason=reason, **detail
     )
@@ -229,7 +236,7 @@ def amr_for(user_verified: bool, device_type: str) -> list[str]:
 
 def sign_in_with_passkey(
     challenge_id: str,
-    credential: dict,
+    credential: dict[str, Any],
     client: ClientInfo,
     reauthenticating: Session | None = None,
 ) -> IssuedTokens | Reauthenticated:
@@ -308,7 +315,7 @@ def sign_in_with_passkey(
 
 
 def _confirm_identity(
-    user, password: str | None, recently_authenticated: bool, client: ClientInfo
+    user: UserType, password: str | None, recently_authenticated: bool, client: ClientInfo
 ) -> None:
     """Removing a passkey needs proof: the current password in the request, or a
     recent authentication (the access token's ``auth_time``)."""
@@ -323,7 +330,7 @@ def _confirm_identity(
 
 
 def remove_passkey(
-    user,
+    user: UserType,
     passkey_id: str,
     password: str | None,
     session: Session,

@@ -6,6 +6,8 @@ one raises Django's ``ValidationError``, which the view reports as a field error
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.contrib.auth.tokens import PasswordResetTokenGenerator as DjangoTokenGenerator
@@ -29,6 +31,9 @@ from .verification import (
     user_from_uid,
 )
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 INVALID_RESET_LINK = "The reset link is invalid or has expired."
 
 
@@ -40,14 +45,14 @@ class PasswordResetTokenGenerator(DjangoTokenGenerator):
 
     key_salt = "secureauth.password-reset"
 
-    def _make_hash_value(self, user, timestamp) -> str:
+    def _make_hash_value(self, user: UserType, timestamp: int) -> str:
         return f"{user.pk}{user.password}{timestamp}{user_email(user)}"
 
 
 password_reset_token = PasswordResetTokenGenerator()
 
 
-def check_password_proof(user, password: str, client: ClientInfo) -> None:
+def check_password_proof(user: UserType, password: str, client: ClientInfo) -> None:
     """The user's current password, as proof for a sensitive operation.
 
     Wrong guesses count toward the login limiter of the user's email and the client's
@@ -59,7 +64,12 @@ def check_password_proof(user, password: str, client: ClientInfo) -> None:
 
 
 def change_password(
-    user, current_password: str, new_password: str, *, session: Session, client: ClientInfo
+    user: UserType,
+    current_password: str,
+    new_password: str,
+    *,
+    session: Session,
+    client: ClientInfo,
 ) -> int:
     """Set a new password against the current one; every other session is revoked
     (the caller's stays signed in) and pending sign-ins under the old password are
@@ -91,11 +101,12 @@ def request_password_reset(email: str, client: ClientInfo) -> None:
     The link is built from settings, never from the request."""
     user = find_user_by_email(email)
     known = user is not None and user.is_active
-    subject = user if known else get_user_model()(pk=0, password="")  # an unsaved stand-in
+    # An unsaved stand-in for an unknown or inactive account.
+    subject = user if known and user is not None else get_user_model()(pk=0, password="")
     link = build_link(
         app_settings.PASSWORD_RESET_URL, subject, password_reset_token.make_token(subject)
     )
-    if known:
+    if known and user is not None:
         send_link_email("reset", user, link)  # rendered and sent after the response
     audit.record(
         Event.PASSWORD_RESET_REQUESTED, user=user if known else None, client=client, known=known

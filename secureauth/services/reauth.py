@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -30,6 +31,9 @@ from .passwords import check_password_proof
 from .sessions import issue_access_token
 from .verification import user_email
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 
 @dataclass(frozen=True)
 class Reauthenticated:
@@ -42,7 +46,7 @@ def max_age_seconds() -> int:
     return int(app_settings.REAUTH_MAX_AGE.total_seconds())
 
 
-def is_recently_authenticated(claims: dict) -> bool:
+def is_recently_authenticated(claims: dict[str, Any]) -> bool:
     """Whether the token's ``auth_time`` is within REAUTH_MAX_AGE."""
     auth_time = claims.get("auth_time")
     if not isinstance(auth_time, int | float) or isinstance(auth_time, bool):
@@ -50,7 +54,7 @@ def is_recently_authenticated(claims: dict) -> bool:
     return time.time() - auth_time <= max_age_seconds()
 
 
-def require_recent_authentication(claims: dict) -> None:
+def require_recent_authentication(claims: dict[str, Any]) -> None:
     """ReauthenticationRequired (401, RFC 9470 challenge) unless the token is recent."""
     if not is_recently_authenticated(claims):
         raise ReauthenticationRequired(
@@ -60,7 +64,11 @@ def require_recent_authentication(claims: dict) -> None:
 
 
 def _check_second_factor(
-    user, session: Session, code: str | None, recovery_code: str | None, client: ClientInfo
+    user: UserType,
+    session: Session,
+    code: str | None,
+    recovery_code: str | None,
+    client: ClientInfo,
 ) -> str:
     """A TOTP or recovery code as proof; wrong ones count toward the login limiter, and
     the one that locks it writes its ``login_rate_limited`` event (``record_failure``)."""
@@ -84,7 +92,9 @@ def _check_second_factor(
     return method
 
 
-def renew_authentication(user, session: Session, client: ClientInfo, method: str):
+def renew_authentication(
+    user: UserType, session: Session, client: ClientInfo, method: str
+) -> Reauthenticated:
     """The user just proved a credential: the session's ``auth_time`` is now, and a new
     access token carries it."""
     now = timezone.now()
@@ -97,7 +107,7 @@ def renew_authentication(user, session: Session, client: ClientInfo, method: str
 
 
 def reauthenticate(
-    user,
+    user: UserType,
     session: Session,
     client: ClientInfo,
     *,

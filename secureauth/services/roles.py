@@ -4,6 +4,7 @@ administrator actions on a user; all audited."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -18,6 +19,9 @@ from ..models.ids import pk_from_path
 from ..models.users import load_security_state, update_security_state
 from . import audit
 from .sessions import revoke_session
+
+if TYPE_CHECKING:
+    from ..types import UserType
 
 MAX_ROLE_LENGTH = Group._meta.get_field("name").max_length or 150
 
@@ -36,17 +40,17 @@ def clean_role_names(names: Iterable[str]) -> list[str]:
     return cleaned
 
 
-def roles_of(user) -> list[str]:
+def roles_of(user: UserType) -> list[str]:
     """The user's role names, sorted."""
     return sorted(user.groups.values_list("name", flat=True))
 
 
 def change_roles(
-    user,
+    user: UserType,
     add: Iterable[str] = (),
     remove: Iterable[str] = (),
     *,
-    actor=None,
+    actor: UserType | None = None,
     client: ClientInfo | None = None,
 ) -> list[str]:
     """Grant the roles in ``add`` (creating missing groups) and withdraw those in
@@ -83,7 +87,13 @@ def change_roles(
     return after
 
 
-def set_roles(user, roles: Iterable[str], *, actor=None, client: ClientInfo | None = None):
+def set_roles(
+    user: UserType,
+    roles: Iterable[str],
+    *,
+    actor: UserType | None = None,
+    client: ClientInfo | None = None,
+) -> list[str]:
     """Make ``roles`` exactly the user's roles (creating missing groups); returns the
     resulting list. Audited and signalled like ``change_roles`` when anything changed.
 
@@ -102,7 +112,7 @@ def set_roles(user, roles: Iterable[str], *, actor=None, client: ClientInfo | No
         )
 
 
-def find_user(user_id: str):
+def find_user(user_id: str) -> UserType:
     """The user with this id, with its security state; NotFound if unknown or malformed."""
     User = get_user_model()
     pk = pk_from_path(User, user_id)
@@ -113,7 +123,9 @@ def find_user(user_id: str):
     return user
 
 
-def revoke_sessions_as_admin(user, *, actor, client: ClientInfo | None = None) -> int:
+def revoke_sessions_as_admin(
+    user: UserType, *, actor: UserType | None, client: ClientInfo | None = None
+) -> int:
     """An administrator signs ``user`` out everywhere: every active session is revoked
     (each audited ``session_revoked`` with reason ``admin`` and the actor, and
     signalled); returns how many."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -21,6 +22,9 @@ from ..tokens import encode_access_token
 from . import audit
 from .notifications import session_id_from_report_token
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 
 @dataclass(frozen=True)
 class IssuedTokens:
@@ -31,7 +35,7 @@ class IssuedTokens:
     refresh_token: str
     refresh_expires_in: int
     session: Session
-    user: object
+    user: UserType
 
 
 def refresh_expiry(session: Session, now: datetime) -> datetime:
@@ -39,7 +43,7 @@ def refresh_expiry(session: Session, now: datetime) -> datetime:
     return min(now + app_settings.REFRESH_TOKEN_LIFETIME, session.expires_at)
 
 
-def issue_access_token(session: Session, user, now: datetime) -> tuple[str, int]:
+def issue_access_token(session: Session, user: UserType, now: datetime) -> tuple[str, int]:
     """A fresh access token for ``session`` (its ``auth_time`` carried over); returns
     (token, lifetime in seconds). ``user`` must carry its security state."""
     return encode_access_token(
@@ -54,7 +58,7 @@ def issue_access_token(session: Session, user, now: datetime) -> tuple[str, int]
 
 
 def issue_tokens(
-    session: Session, user, refresh_plain: str, refresh_row: RefreshToken, now: datetime
+    session: Session, user: UserType, refresh_plain: str, refresh_row: RefreshToken, now: datetime
 ) -> IssuedTokens:
     """Sign a fresh access token for ``session`` and pair it with the given refresh token."""
     access, lifetime = issue_access_token(session, user, now)
@@ -62,7 +66,7 @@ def issue_tokens(
     return IssuedTokens(access, lifetime, refresh_plain, refresh_lifetime, session, user)
 
 
-def start_session(user, client: ClientInfo, amr: list[str]) -> IssuedTokens:
+def start_session(user: UserType, client: ClientInfo, amr: list[str]) -> IssuedTokens:
     """Open a new session (a new token family) for a user who just proved who they are.
 
     ``user`` should carry its security state (``models.users.security_state``)."""
@@ -115,7 +119,7 @@ def revoke_session(
     return True
 
 
-def revoke_all_sessions(user, reason: str, *, except_session_id=None) -> int:
+def revoke_all_sessions(user: UserType, reason: str, *, except_session_id: Any = None) -> int:
     """Revoke every active session of ``user`` (but ``except_session_id``); returns the count.
 
     The caller audits the action that caused it (logout_all, password_changed, ...)."""
@@ -133,12 +137,12 @@ def revoke_all_sessions(user, reason: str, *, except_session_id=None) -> int:
     return count
 
 
-def active_sessions(user) -> list[Session]:
+def active_sessions(user: UserType) -> list[Session]:
     """The user's sessions that can still be used, newest first."""
     return list(Session.objects.active_for(user))
 
 
-def get_own_session(user, session_id: str) -> Session | None:
+def get_own_session(user: UserType, session_id: str) -> Session | None:
     """One of the user's sessions by id, or None (unknown, malformed, or another user's)."""
     found = Session.objects.with_user(session_id)
     if found is None or found.user_id != user.pk:
@@ -146,7 +150,7 @@ def get_own_session(user, session_id: str) -> Session | None:
     return found
 
 
-def credentials_changed(user) -> None:
+def credentials_changed(user: UserType) -> None:
     """A credential changed (password changed or reset, a factor added or removed):
     a new credential epoch starts, so a sign-in checked under the old one commits no
     session, and every pending MFA challenge is spent. Call it in the transaction that
@@ -155,7 +159,9 @@ def credentials_changed(user) -> None:
     MFAChallenge.objects.spend_pending_of(user, timezone.now())
 
 
-def record_factor_change(event: str, user, session: Session, client: ClientInfo, **detail) -> int:
+def record_factor_change(
+    event: str, user: UserType, session: Session, client: ClientInfo, **detail: Any
+) -> int:
     """A sign-in factor was added or removed: a new credential epoch, every other
     session of the user revoked (the caller's stays), the change audited (and mailed
     to the owner). Returns how many sessions were revoked."""

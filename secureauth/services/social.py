@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -45,6 +46,9 @@ from .challenges import PendingMFA, start_challenge
 from .login import complete_sign_in
 from .sessions import IssuedTokens
 from .verification import ensure_sign_in_allowed, require_verified_email
+
+if TYPE_CHECKING:
+    from ..types import UserType
 
 logger = logging.getLogger("secureauth")
 
@@ -89,7 +93,10 @@ def _run(backend, credentials: ProviderCredentials, outcome: SocialOutcome, **pi
 
 
 def _refusal(
-    backend, error: SocialAuthBaseException, client: ClientInfo, user=None
+    backend: Any,
+    error: SocialAuthBaseException,
+    client: ClientInfo,
+    user: UserType | None = None,
 ) -> SecureAuthError:
     """The provider (or the checks of its answer) refused: audit why; the error to raise
     (401, the reason only in the audit log; 503 for a misconfigured backend)."""
@@ -114,7 +121,7 @@ def _refusal(
     return InvalidCredentials("The provider did not accept these credentials.")
 
 
-def provider_asserts_mfa(claims: dict) -> bool:
+def provider_asserts_mfa(claims: dict[str, Any]) -> bool:
     """Whether the validated ID token's ``amr`` shows a second factor at the provider."""
     amr = claims.get("amr")
     return isinstance(amr, list) and bool(SECOND_FACTOR_METHODS & {str(m) for m in amr})
@@ -171,7 +178,9 @@ def sign_in_with_provider(
     )
 
 
-def connect_provider(user, backend_name: str, credentials: ProviderCredentials, client: ClientInfo):
+def connect_provider(
+    user: UserType, backend_name: str, credentials: ProviderCredentials, client: ClientInfo
+) -> Any:
     """Link a provider identity to the signed-in ``user`` (idempotent for an identity
     already theirs); EmailUnverified, before the provider is contacted, while the
     account's email is unverified; AccountExists if it belongs to another account."""
@@ -200,7 +209,7 @@ def connect_provider(user, backend_name: str, credentials: ProviderCredentials, 
     return social
 
 
-def _audit_linked(user, social, client: ClientInfo, **detail) -> None:
+def _audit_linked(user: UserType, social: Any, client: ClientInfo, **detail: Any) -> None:
     audit.record(
         Event.SOCIAL_LINKED,
         user=user,
@@ -212,12 +221,12 @@ def _audit_linked(user, social, client: ClientInfo, **detail) -> None:
     )
 
 
-def list_connections(user) -> list:
+def list_connections(user: UserType) -> list[Any]:
     """The user's linked identities, oldest first."""
     return list(_social_model().objects.filter(user=user).order_by("created", "pk"))
 
 
-def _other_ways_to_sign_in(user, excluding_pk) -> bool:
+def _other_ways_to_sign_in(user: UserType, excluding_pk: Any) -> bool:
     return (
         user.has_usable_password()
         or Passkey.objects.of(user).exists()
@@ -225,7 +234,7 @@ def _other_ways_to_sign_in(user, excluding_pk) -> bool:
     )
 
 
-def disconnect_provider(user, connection_id: str, client: ClientInfo) -> None:
+def disconnect_provider(user: UserType, connection_id: str, client: ClientInfo) -> None:
     """Unlink one of the user's identities (NotFound for anyone else's); Conflict
     when it is the last way to sign in (no usable password, passkey or other identity)."""
     if not CONNECTION_ID.fullmatch(str(connection_id)):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 
 from ..adapter import get_adapter
 from ..conf import app_settings
@@ -19,6 +22,9 @@ from ..models.users import (
 )
 from ..races import checkpoint
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 
 def normalize_email(email: str) -> str:
     """How an address is stored for display: trimmed, lower-cased. Lookups never use
@@ -30,11 +36,11 @@ def email_field() -> str:
     return get_user_model().get_email_field_name()
 
 
-def _users_with_security_state():
+def _users_with_security_state() -> QuerySet[UserType]:
     return with_security_state(get_user_model()._default_manager.all())
 
 
-def find_user_by_email(email: str):
+def find_user_by_email(email: str) -> UserType | None:
     """The user ``email`` names, with its security state, or None. The one lookup by
     email (login, reset, linking, commands); the adapter's ``find_user_by_email``
     decides how (default: an exact match on the unique canonical key, one index probe)."""
@@ -45,7 +51,7 @@ def find_user_by_email(email: str):
     return user
 
 
-def create_user(email: str, password: str | None):
+def create_user(email: str, password: str | None) -> UserType:
     """Create a user (the adapter's ``create_user``) whose login is its email;
     EmailTaken if another account has the same canonical key (also under a race: the
     key's unique index decides)."""
@@ -65,10 +71,10 @@ def create_user(email: str, password: str | None):
     return user
 
 
-_DUMMY_HASH: dict[str, str] = {}
+_DUMMY_HASH: dict[str | None, str] = {}
 
 
-def verify_password(user, password: str) -> bool:
+def verify_password(user: UserType | None, password: str) -> bool:
     """Check a password; with no user, spend the same hashing time on a dummy hash
     so an unknown email cannot be told apart by timing."""
     if user is None or not user.has_usable_password():
@@ -80,7 +86,7 @@ def verify_password(user, password: str) -> bool:
     return user.check_password(password)
 
 
-def set_password(user, password: str) -> None:
+def set_password(user: UserType, password: str) -> None:
     user.set_password(password)
     user.save(update_fields=["password"])
 

@@ -8,6 +8,8 @@ address and on whether it is verified, so it works once and only for that addres
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import PasswordResetTokenGenerator
 from django.core.exceptions import ValidationError
@@ -25,6 +27,9 @@ from ..models.users import security_state, update_security_state
 from . import audit
 from .users import email_field
 
+if TYPE_CHECKING:
+    from ..types import UserType
+
 INVALID_LINK = "The verification link is invalid or has expired."
 
 
@@ -33,7 +38,7 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
 
     key_salt = "secureauth.email-verification"
 
-    def _make_hash_value(self, user, timestamp):
+    def _make_hash_value(self, user: UserType, timestamp: int) -> str:
         email = user_email(user)
         verified = VerifiedEmail.objects.filter(user=user, email=email).exists()
         return f"{user.pk}{email}{verified}{timestamp}"
@@ -42,15 +47,15 @@ class EmailVerificationTokenGenerator(PasswordResetTokenGenerator):
 email_verification_token = EmailVerificationTokenGenerator()
 
 
-def user_email(user) -> str:
+def user_email(user: UserType) -> str:
     return getattr(user, email_field(), "") or ""
 
 
-def encode_uid(user) -> str:
+def encode_uid(user: UserType) -> str:
     return urlsafe_base64_encode(force_bytes(user.pk))
 
 
-def user_from_uid(uid: str, *, for_update: bool = False):
+def user_from_uid(uid: str, *, for_update: bool = False) -> UserType | None:
     """The user an encoded uid names, or None for anything malformed or unknown.
 
     ``for_update`` locks the row (call inside ``transaction.atomic``)."""
@@ -64,14 +69,14 @@ def user_from_uid(uid: str, *, for_update: bool = False):
         return None
 
 
-def build_link(template: str, user, token: str) -> str:
+def build_link(template: str, user: UserType, token: str) -> str:
     """A link for the user's mail, from a URL template in settings."""
     return template.format(
         frontend=app_settings.FRONTEND_URL.rstrip("/"), uid=encode_uid(user), token=token
     )
 
 
-def send_link_email(template_prefix: str, user, link: str) -> bool:
+def send_link_email(template_prefix: str, user: UserType, link: str) -> bool:
     """Mail ``link`` to the user with the ``secureauth/email/<prefix>_*.txt`` templates,
     after the transaction commits and outside the request (``secureauth.mail``): the
     caller's answer and timing never depend on the mail server."""
@@ -82,12 +87,12 @@ def send_link_email(template_prefix: str, user, link: str) -> bool:
     return True
 
 
-def is_email_verified(user) -> bool:
+def is_email_verified(user: UserType) -> bool:
     """Whether the user's current address is verified (the loaded state when present)."""
     return security_state(user).email_verified
 
 
-def require_verified_email(user) -> None:
+def require_verified_email(user: UserType) -> None:
     """An account whose address is not proven gains no other way to sign in
     (EmailUnverified, 403): else whoever registered someone else's address first
     could plant a passkey, a TOTP device or an identity that outlives the owner's
@@ -96,20 +101,20 @@ def require_verified_email(user) -> None:
         raise EmailUnverified("Verify your email address before adding another way to sign in.")
 
 
-def send_verification_email(user) -> bool:
+def send_verification_email(user: UserType) -> bool:
     """Mail the user a link that verifies their current address."""
     token = email_verification_token.make_token(user)
     return send_link_email("verify", user, build_link(app_settings.EMAIL_VERIFY_URL, user, token))
 
 
-def resend_verification_email(user) -> bool:
+def resend_verification_email(user: UserType) -> bool:
     """Mail a new verification link unless the address is verified already."""
     if is_email_verified(user):
         return False
     return send_verification_email(user)
 
 
-def mark_email_verified(user, client: ClientInfo | None = None, **detail) -> bool:
+def mark_email_verified(user: UserType, client: ClientInfo | None = None, **detail: Any) -> bool:
     """Record the user's current address as verified (and audit it); False if it was."""
     email = user_email(user)
     try:
@@ -132,7 +137,7 @@ def confirm_email(uid: str, token: str, client: ClientInfo) -> None:
         raise Invalid(INVALID_LINK)
 
 
-def ensure_sign_in_allowed(user, client: ClientInfo) -> None:
+def ensure_sign_in_allowed(user: UserType, client: ClientInfo) -> None:
     """With ALLOW_UNVERIFIED_LOGIN off, a user whose address is not verified may not
     sign in, even with the right password (PermissionDenied)."""
     if app_settings.ALLOW_UNVERIFIED_LOGIN or is_email_verified(user):

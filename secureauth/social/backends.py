@@ -29,9 +29,11 @@ import hashlib
 import time
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING, Any, cast
 
 from django.db import IntegrityError, transaction
 from social_core.backends.oauth import BaseOAuth2
+from social_core.backends.open_id_connect import OpenIdConnectAuth
 from social_core.exceptions import (
     AuthConfigurationError,
     AuthPolicyError,
@@ -43,6 +45,14 @@ from social_core.utils import constant_time_compare
 from ..exceptions import NotFound
 from .audience import access_token_check, is_openid_connect
 from .strategy import APIStrategy
+
+if TYPE_CHECKING:
+    from social_django.models import Nonce
+
+    # The mixin only ever goes in front of a BaseOAuth2 subclass (api_backend_class).
+    _Backend = BaseOAuth2[Any]
+else:
+    _Backend = object
 
 
 @dataclass(frozen=True)
@@ -58,12 +68,13 @@ class ProviderCredentials:
     id_token: str = ""
 
 
-def claim_once(backend, kind: str, value: str) -> bool:
+def claim_once(backend: BaseOAuth2[Any], kind: str, value: str) -> bool:
     """Record ``value`` as used for ``backend``; False if it was used before.
 
     Stored in social_django's Nonce table (shared by every process), keyed by
     a digest of the value so any length fits."""
-    nonce_model = backend.strategy.storage.nonce
+    # APIStrategy is social_django's: its storage keeps nonces in a Django model.
+    nonce_model = cast("type[Nonce]", backend.strategy.storage.nonce)
     server_url = f"secureauth:{backend.name}:{kind}"
     digest = hashlib.sha256(value.encode()).hexdigest()
     if nonce_model.objects.filter(server_url=server_url, salt=digest).exists():
@@ -75,15 +86,15 @@ def claim_once(backend, kind: str, value: str) -> bool:
         return False
 
 
-class APIExchangeMixin:
+class APIExchangeMixin(_Backend):
     """Takes state, nonce, PKCE verifier and redirect URI from the API call."""
 
     credentials: ProviderCredentials
 
-    def get_redirect_uri(self, state=None) -> str:
+    def get_redirect_uri(self, state: str | None = None) -> str:
         return self.credentials.redirect_uri
 
-    def validate_state(self):
+    def validate_state(self) -> str | None:
         state = self.credentials.state
         if state and not claim_once(self, "state", state):
             raise AuthSessionError(self, "state replayed", code="state_mismatch", stage="callback")
@@ -103,7 +114,8 @@ class APIExchangeMixin:
     def validate_claims(self, id_token) -> None:
         """OpenID Connect only: the ID token's time claims, then the nonce: the caller
         sent one, the ID token carries exactly it, and it was not used before."""
-        self.validate_temporal_claims(id_token)
+        # Only OpenID Connect backends validate ID tokens.
+        cast(OpenIdConnectAuth[Any], self).validate_temporal_claims(id_token)
         expected, received = self.credentials.nonce, id_token.get("nonce")
         if not (
             expected
@@ -135,7 +147,8 @@ class APIExchangeMixin:
             raise AuthResponseError(
                 self, code="missing_claim", claim="id_token", stage="token_validation"
             )
-        claims = self.validate_and_return_id_token(self.credentials.id_token, access_token)
+        oidc = cast(OpenIdConnectAuth[Any], self)  # only called for OpenID Connect backends
+        claims = oidc.validate_and_return_id_token(self.credentials.id_token, access_token)
         if not isinstance(claims.get("at_hash"), str):
             raise AuthResponseError(
                 self,
@@ -153,12 +166,12 @@ class APIExchangeMixin:
 
 
 @lru_cache(maxsize=64)
-def api_backend_class(backend_class: type) -> type:
+def api_backend_class(backend_class: type[BaseOAuth2[Any]]) -> type[APIExchangeMixin]:
     """The configured backend class with APIExchangeMixin in front (same ``name``)."""
     return type(f"API{backend_class.__name__}", (APIExchangeMixin, backend_class), {})
 
 
-def load_backend(name: str, credentials: ProviderCredentials):
+def load_backend(name: str, credentials: ProviderCredentials) -> APIExchangeMixin:
     """An API-ready instance of the configured OAuth 2.0 backend ``name``, or NotFound."""
     strategy = APIStrategy({"code": credentials.code, "state": credentials.state})
     try:
@@ -167,6 +180,8 @@ def load_backend(name: str, credentials: ProviderCredentials):
         raise NotFound("No such provider.")
     if not issubclass(backend_class, BaseOAuth2) or backend_class.ASSOCIATION_ONLY:
         raise NotFound("No such provider.")
-    backend = api_backend_class(backend_class)(strategy, redirect_uri=credentials.redirect_uri)
+    # A class is hashable; mypy does not see a type[...] as Hashable (python/mypy#11470).
+    api_class = api_backend_class(backend_class)  # type: ignore[arg-type]
+    backend = api_class(strategy, redirect_uri=credentials.redirect_uri)
     backend.credentials = credentials
     return backend

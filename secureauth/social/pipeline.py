@@ -13,7 +13,7 @@ provider-verified address is recorded as a ``VerifiedEmail``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
 from social_core.backends.github import GithubOAuth2
@@ -25,6 +25,9 @@ from ..models import VerifiedEmail
 from ..models.users import load_security_state
 from ..services.users import create_user as create_secureauth_user
 from ..services.users import email_field, find_user_by_email, normalize_email
+
+if TYPE_CHECKING:
+    from ..types import UserType
 
 PIPELINE = (
     "social_core.pipeline.social_auth.social_details",
@@ -104,7 +107,9 @@ def provider_email(backend, details, response, secureauth_outcome: SocialOutcome
     secureauth_outcome.provider_claims = dict(claims) if isinstance(claims, dict) else {}
 
 
-def link_by_email(backend, secureauth_outcome: SocialOutcome, user=None, **kwargs):
+def link_by_email(
+    backend: Any, secureauth_outcome: SocialOutcome, user: UserType | None = None, **kwargs: Any
+) -> dict[str, Any] | None:
     """An unknown identity whose email belongs to an account: link it only when the
     provider asserts the address verified and the account has no usable password
     (a password someone else may have set on an address they do not own must not
@@ -124,7 +129,9 @@ def link_by_email(backend, secureauth_outcome: SocialOutcome, user=None, **kwarg
     return {"user": existing, "is_new": False}
 
 
-def create_user(backend, secureauth_outcome: SocialOutcome, user=None, **kwargs):
+def create_user(
+    backend: Any, secureauth_outcome: SocialOutcome, user: UserType | None = None, **kwargs: Any
+) -> dict[str, Any] | None:
     """A new identity with no matching account: a new user without a usable password,
     only for an address the provider asserts verified (else EmailUnverified, 403)."""
     if user is not None:
@@ -155,7 +162,11 @@ def forget_provider_tokens(
         social.save(update_fields=["extra_data"])
 
 
-def record_verified_email(user=None, secureauth_outcome: SocialOutcome | None = None, **kwargs):
+def record_verified_email(
+    user: UserType | None = None,
+    secureauth_outcome: SocialOutcome | None = None,
+    **kwargs: Any,
+) -> None:
     """A provider-verified address becomes a VerifiedEmail of the user (spelled as the
     account spells it when it is the account's own address)."""
     if user is None or secureauth_outcome is None or not secureauth_outcome.email_verified:

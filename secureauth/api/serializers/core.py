@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.password_validation import validate_password
@@ -16,6 +17,9 @@ from ...emails import InvalidEmail, canonical_email
 from ...models.users import security_state
 from ...services.users import email_field, max_email_length, normalize_email
 
+if TYPE_CHECKING:
+    from ...types import UserType
+
 
 def iso8601(value: datetime | None) -> str | None:
     """UTC, ISO 8601, ``Z`` suffix (``2026-11-22T15:31:02.123456Z``)."""
@@ -24,13 +28,13 @@ def iso8601(value: datetime | None) -> str | None:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def user_data(user) -> dict:
+def user_data(user: UserType) -> dict:
     """The contract's user object (the user must carry its security state), as the
     adapter's ``serialize_user`` shapes it."""
     return get_adapter().serialize_user(user, _contract_user_data(user))
 
 
-def _contract_user_data(user) -> dict:
+def _contract_user_data(user: UserType) -> dict:
     state = security_state(user)
     return {
         "id": str(user.pk),

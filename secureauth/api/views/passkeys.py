@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -167,7 +169,13 @@ class PasskeyDetailView(SecureAuthView):
         return Response(status=204)
 
 
-class OptionalBearerMixin:
+if TYPE_CHECKING:
+    _BearerBase = PublicView  # the mixin goes in front of PublicView
+else:
+    _BearerBase = object
+
+
+class OptionalBearerMixin(_BearerBase):
     """A sign-in endpoint that a signed-in caller may also use to re-authenticate:
     an access token, when sent, must be valid and makes it a re-authentication."""
 
