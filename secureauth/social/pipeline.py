@@ -116,7 +116,7 @@ def link_by_email(
     stay a way into the owner's account), else AccountExists (409)."""
     if user is not None or not secureauth_outcome.email_key:
         return None
-    existing = find_user_by_email(secureauth_outcome.email_key)
+    existing = find_user_by_email(secureauth_outcome.email)  # the adapter is given the email
     if existing is None:
         return None
     if not (
