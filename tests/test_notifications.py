@@ -582,7 +582,7 @@ def test_a_password_change_that_rolls_back_sends_nothing(signed_in, user, monkey
     """The audit row (and its notice) are written, then the transaction fails: the
     notice, queued for after the commit, is dropped with it."""
     client, _ = signed_in
-    record = audit.record
+    record = audit.record_event
 
     def record_then_fail(event, **kwargs):
         entry = record(event, **kwargs)
@@ -590,7 +590,7 @@ def test_a_password_change_that_rolls_back_sends_nothing(signed_in, user, monkey
             raise RuntimeError("the database went away after the audit row")
         return entry
 
-    monkeypatch.setattr(audit, "record", record_then_fail)
+    monkeypatch.setattr(audit, "record_event", record_then_fail)
     client.raise_request_exception = False
     body = {"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     response = client.post("/auth/password/change/", body, format="json")
@@ -602,12 +602,12 @@ def test_a_password_change_that_rolls_back_sends_nothing(signed_in, user, monkey
 
 def test_notice_is_sent_only_when_the_outer_transaction_commits(user):
     with pytest.raises(RuntimeError), transaction.atomic():
-        audit.record(Event.PASSWORD_CHANGED, user=user)
+        audit.record_event(Event.PASSWORD_CHANGED, user=user)
         assert notices() == []
         raise RuntimeError("rolled back")
     assert notices() == []
     with transaction.atomic():
-        audit.record(Event.PASSWORD_CHANGED, user=user)
+        audit.record_event(Event.PASSWORD_CHANGED, user=user)
         assert notices() == []  # not before the commit
     assert len(notices(NOTICES[Event.PASSWORD_CHANGED])) == 1
 
@@ -632,8 +632,8 @@ def test_a_template_that_fails_to_render_does_not_fail_the_request(
 def test_no_notice_without_an_address(make_user):
     nobody = make_user()
     nobody.email = ""
-    audit.record(Event.PASSWORD_CHANGED, user=nobody)
-    audit.record(Event.PASSWORD_CHANGED)
+    audit.record_event(Event.PASSWORD_CHANGED, user=nobody)
+    audit.record_event(Event.PASSWORD_CHANGED)
     assert notices() == []
 
 

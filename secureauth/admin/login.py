@@ -71,7 +71,9 @@ class AdminAttempt:
     def count_failure(self, event: str, user: UserType | None) -> None:
         """Count a failure as the API does (``record_failure``: the failure that installs
         a lock writes that lock's one ``login_rate_limited``), and audit ``event``."""
-        audit.record(event, user=user, client=self.client, method=METHOD, email=self.email[:254])
+        audit.record_event(
+            event, user=user, client=self.client, method=METHOD, email=self.email[:254]
+        )
         if event == Event.LOGIN_FAILED:
             signals.send_after_commit(
                 signals.login_failed, sender=None, email=self.email, user=user, ip=self.client.ip
@@ -149,7 +151,9 @@ class SecureAuthAdminAuthenticationForm(AdminAuthenticationForm):
             self.confirm_login_allowed(user)  # inactive or not staff: the password was right
         except ValidationError:
             reason = "not_staff" if user.is_active else "inactive"
-            audit.record(Event.LOGIN_FAILED, user=user, client=client, method=METHOD, reason=reason)
+            audit.record_event(
+                Event.LOGIN_FAILED, user=user, client=client, method=METHOD, reason=reason
+            )
             raise
         device = self._second_factor(attempt, user) if has_second_factor(user) else None
         attempt.limiter.succeeded()
@@ -158,7 +162,7 @@ class SecureAuthAdminAuthenticationForm(AdminAuthenticationForm):
             # (django_otp.login), so request.user.is_verified() holds afterwards.
             user.otp_device = device  # type: ignore[attr-defined]  # django-otp's, not a field
         amr = ["pwd", "otp"] if device is not None else ["pwd"]
-        audit.record(Event.LOGIN_SUCCEEDED, user=user, client=client, method=METHOD, amr=amr)
+        audit.record_event(Event.LOGIN_SUCCEEDED, user=user, client=client, method=METHOD, amr=amr)
         return user
 
     def _second_factor(self, attempt: AdminAttempt, user: UserType) -> Device:
@@ -170,7 +174,7 @@ class SecureAuthAdminAuthenticationForm(AdminAuthenticationForm):
             with transaction.atomic():
                 device = verify_one_time_code(user, code)
         except RateLimited:
-            audit.record(
+            audit.record_event(
                 Event.MFA_FAILED,
                 user=user,
                 client=attempt.client,
@@ -181,5 +185,5 @@ class SecureAuthAdminAuthenticationForm(AdminAuthenticationForm):
         if device is None:
             attempt.count_failure(Event.MFA_FAILED, user)
             raise ValidationError(self.error_messages["otp_invalid"], code="otp_invalid")
-        audit.record(Event.MFA_SUCCEEDED, user=user, client=attempt.client, method=METHOD)
+        audit.record_event(Event.MFA_SUCCEEDED, user=user, client=attempt.client, method=METHOD)
         return device

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("secureauth")
 
 
-def record(
+def record_event(
     event: str,
     *,
     user: UserType | None = None,
@@ -28,7 +28,9 @@ def record(
     client: ClientInfo | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Write one audit event and emit it as a structured log line."""
+    """The one way to record a security event: the audit row is written in the caller's
+    transaction; the ``audit_event`` signal and any notice to the owner go out once it
+    commits. Also emitted as a structured log line."""
     client = client or ClientInfo()
     entry = AuditEvent.objects.create(
         event=str(event),

@@ -36,7 +36,7 @@ def record_failure(
     if not locks:
         return
     retry_after = max(seconds for _, seconds in locks)
-    audit.record(
+    audit.record_event(
         Event.LOGIN_RATE_LIMITED,
         user=user,
         client=client,
@@ -78,7 +78,7 @@ def sign_in_with_password(
         user = find_user_by_email(email)
         checkpoint("login.admitted")
         if not check_password_attempt(limiter, user, password, client, email=email):
-            audit.record(Event.LOGIN_FAILED, user=user, client=client, email=email[:254])
+            audit.record_event(Event.LOGIN_FAILED, user=user, client=client, email=email[:254])
             signals.send_after_commit(
                 signals.login_failed, sender=None, email=email, user=user, ip=client.ip
             )
@@ -116,11 +116,15 @@ def complete_sign_in(
             issued = start_session(user, client, amr)
             record_last_login(user, timezone.now())
             session = issued.session
-            audit.record(event, user=user, session=session, client=client, amr=amr, **detail)
+            audit.record_event(event, user=user, session=session, client=client, amr=amr, **detail)
             if is_new_device(session, first_sign_in=user.last_login is None):
-                audit.record(Event.NEW_DEVICE_SIGN_IN, user=user, session=session, client=client)
+                audit.record_event(
+                    Event.NEW_DEVICE_SIGN_IN, user=user, session=session, client=client
+                )
     if stale:
-        audit.record(Event.LOGIN_FAILED, user=user, client=client, reason="credentials_changed")
+        audit.record_event(
+            Event.LOGIN_FAILED, user=user, client=client, reason="credentials_changed"
+        )
         raise InvalidCredentials(CREDENTIALS_CHANGED)
     signals.send_after_commit(
         signals.login_succeeded, sender=None, user=user, session=issued.session

@@ -148,7 +148,7 @@ def _replace_recovery_codes(user: UserType) -> list[str]:
 def _refuse(
     user: UserType, session: Session | None, client: ClientInfo | None, purpose: str, method: str
 ) -> NoReturn:
-    audit.record(
+    audit.record_event(
         Event.MFA_FAILED, user=user, session=session, client=client, purpose=purpose, method=method
     )
     raise MFAInvalid()
@@ -210,7 +210,7 @@ def regenerate_recovery_codes(
             codes = _replace_recovery_codes(user)
     if not verified:
         _refuse(user, session, client, "recovery_codes", "totp")
-    audit.record(Event.RECOVERY_CODES_REGENERATED, user=user, session=session, client=client)
+    audit.record_event(Event.RECOVERY_CODES_REGENERATED, user=user, session=session, client=client)
     return codes
 
 
@@ -259,7 +259,7 @@ def verify_mfa_sign_in(
     except RateLimited:
         # A throttled attempt is a refused attempt: it counts toward MFA_MAX_ATTEMPTS.
         count_wrong_code(challenge)
-        audit.record(
+        audit.record_event(
             Event.MFA_FAILED, user=user, client=client, method=method_tried, reason="throttled"
         )
         raise
@@ -274,7 +274,7 @@ def verify_mfa_sign_in(
         [*challenge.amr, "otp"],
         credential_epoch=challenge.credential_epoch,
     )
-    audit.record(
+    audit.record_event(
         Event.MFA_SUCCEEDED, user=user, session=issued.session, client=client, method=method
     )
     return issued

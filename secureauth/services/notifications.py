@@ -3,7 +3,7 @@
 Mailed (after commit, outside the request: ``secureauth.mail``) when a sign-in comes
 from a new device, the password is changed or reset, a second factor is enabled or
 disabled, recovery codes are regenerated, a passkey is added or removed, or a social
-identity is linked or unlinked. ``audit.record`` calls ``notify`` for every event,
+identity is linked or unlinked. ``audit.record_event`` calls ``notify`` for every event,
 so each of these mails exactly when its audit event is written.
 
 A new-device mail holds a single-use link (``SESSION_REPORT_LINK_LIFETIME``, 24 h):

@@ -222,7 +222,7 @@ def authentication_options(email: str | None, user: UserType | None = None) -> L
 def _refuse(reason: str, client: ClientInfo, passkey: Passkey | None = None) -> NoReturn:
     user = passkey.user if passkey is not None else None
     detail: dict[str, Any] = {"passkey": str(passkey.pk)} if passkey is not None else {}
-    audit.record(
+    audit.record_event(
         Event.LOGIN_FAILED, user=user, client=client, method="passkey", reason=reason, **detail
     )
     raise InvalidCredentials(SIGN_IN_FAILED)
@@ -285,7 +285,7 @@ def sign_in_with_passkey(
     if not Passkey.objects.record_use(
         passkey, verified.new_sign_count, verified.credential_backed_up, now
     ):
-        audit.record(
+        audit.record_event(
             Event.PASSKEY_CLONE_DETECTED,
             user=passkey.user,
             client=client,

@@ -82,7 +82,7 @@ def change_password(
         revoked = revoke_all_sessions(
             user, RevokeReason.PASSWORD_CHANGED, except_session_id=session.pk
         )
-        audit.record(
+        audit.record_event(
             Event.PASSWORD_CHANGED,
             user=user,
             session=session,
@@ -108,7 +108,7 @@ def request_password_reset(email: str, client: ClientInfo) -> None:
     )
     if known and user is not None:
         send_link_email("reset", user, link)  # rendered and sent after the response
-    audit.record(
+    audit.record_event(
         Event.PASSWORD_RESET_REQUESTED, user=user if known else None, client=client, known=known
     )
 
@@ -129,7 +129,7 @@ def reset_password(uid: str, token: str, new_password: str, client: ClientInfo) 
         set_password(user, new_password)
         revoked = revoke_all_sessions(user, RevokeReason.PASSWORD_RESET)
         mark_email_verified(user, client, via="password_reset")
-        audit.record(
+        audit.record_event(
             Event.PASSWORD_RESET_COMPLETED, user=user, client=client, sessions_revoked=revoked
         )
     LoginLimiter(None, user_email(user)).clear_email()

@@ -80,7 +80,7 @@ def _check_second_factor(
         method = verify_second_factor(user, code, recovery_code)
         if method is None:
             record_failure(limiter, user, client, email)
-            audit.record(
+            audit.record_event(
                 Event.MFA_FAILED,
                 user=user,
                 session=session,
@@ -102,7 +102,9 @@ def renew_authentication(
     session.auth_time = now
     load_security_state(user)
     access, lifetime = issue_access_token(session, user, now)
-    audit.record(Event.REAUTHENTICATED, user=user, session=session, client=client, method=method)
+    audit.record_event(
+        Event.REAUTHENTICATED, user=user, session=session, client=client, method=method
+    )
     return Reauthenticated(access, lifetime, now)
 
 

@@ -14,6 +14,6 @@ def register(email: str, password: str, client: ClientInfo):
 
     The password has already passed Django's validators (the view validates input)."""
     user = create_user(email, password)
-    audit.record(Event.REGISTER, user=user, client=client)
+    audit.record_event(Event.REGISTER, user=user, client=client)
     send_verification_email(user)
     return user

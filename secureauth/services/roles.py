@@ -72,7 +72,7 @@ def change_roles(
         added = sorted(set(after) - before)
         removed = sorted(before - set(after))
         if added or removed:
-            audit.record(
+            audit.record_event(
                 Event.ROLES_CHANGED,
                 user=user,
                 client=client,
@@ -134,7 +134,7 @@ def revoke_sessions_as_admin(
         session.user = user
         if revoke_session(session, RevokeReason.ADMIN, client=client, event=None):
             revoked += 1
-            audit.record(
+            audit.record_event(
                 Event.SESSION_REVOKED,
                 user=user,
                 session=session,

@@ -97,7 +97,7 @@ def report_reuse(row: RefreshToken, client: ClientInfo) -> None:
     session = row.session
     if not revoke_session(session, RevokeReason.REUSE, client=client, event=None):
         return
-    audit.record(
+    audit.record_event(
         Event.REFRESH_TOKEN_REUSED,
         user=session.user,
         session=session,

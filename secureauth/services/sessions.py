@@ -112,7 +112,7 @@ def revoke_session(
         return False
     session.revoked_at, session.revoked_reason = now, reason
     if event:
-        audit.record(event, user=session.user, session=session, client=client, reason=reason)
+        audit.record_event(event, user=session.user, session=session, client=client, reason=reason)
     signals.send_after_commit(
         signals.session_revoked, sender=Session, session=session, reason=reason
     )
@@ -168,7 +168,7 @@ def record_factor_change(
     with transaction.atomic():
         credentials_changed(user)
         revoked = revoke_all_sessions(user, RevokeReason.MFA_CHANGED, except_session_id=session.pk)
-        audit.record(
+        audit.record_event(
             event, user=user, session=session, client=client, sessions_revoked=revoked, **detail
         )
     return revoked
@@ -191,7 +191,7 @@ def report_session(token: str, client: ClientInfo) -> None:
     session = Session.objects.report(session_id, timezone.now()) if session_id else None
     if session is None:
         raise Invalid("This link is invalid, expired or already used.")
-    audit.record(Event.SESSION_REPORTED, user=session.user, session=session, client=client)
+    audit.record_event(Event.SESSION_REPORTED, user=session.user, session=session, client=client)
     signals.send_after_commit(
         signals.session_revoked, sender=Session, session=session, reason=RevokeReason.REPORTED
     )

@@ -113,11 +113,11 @@ def _refusal(
         logger.error("secureauth social backend %s unavailable: %s", backend.name, detail)
         return ServiceUnavailable("Sign-in with this provider is unavailable.")
     if error.claim == "email_verified":  # the backend itself refuses unverified emails
-        audit.record(
+        audit.record_event(
             Event.LOGIN_FAILED, user=user, client=client, **{**detail, "reason": UNVERIFIED}
         )
         return EmailUnverified("The provider does not vouch for this email address.")
-    audit.record(Event.LOGIN_FAILED, user=user, client=client, **detail)
+    audit.record_event(Event.LOGIN_FAILED, user=user, client=client, **detail)
     return InvalidCredentials("The provider did not accept these credentials.")
 
 
@@ -142,7 +142,7 @@ def sign_in_with_provider(
     except SocialAuthBaseException as error:
         raise _refusal(backend, error, client) from error
     except (AccountExists, EmailUnverified) as refusal:  # the pipeline's linking rules
-        audit.record(
+        audit.record_event(
             Event.LOGIN_FAILED,
             client=client,
             method="social",
@@ -151,7 +151,7 @@ def sign_in_with_provider(
         )
         raise
     if user is None or not user.is_active:
-        audit.record(
+        audit.record_event(
             Event.LOGIN_FAILED,
             user=user,
             client=client,
@@ -171,7 +171,7 @@ def sign_in_with_provider(
         amr.append("mfa")
     detail = {"provider": backend.name, "uid": social.uid, "new_user": outcome.new_user}
     if security_state(user).mfa_enabled and "mfa" not in amr:
-        audit.record(Event.SOCIAL_LOGIN, user=user, client=client, mfa_pending=True, **detail)
+        audit.record_event(Event.SOCIAL_LOGIN, user=user, client=client, mfa_pending=True, **detail)
         return start_challenge(user, client, amr=amr, credential_epoch=epoch)
     return complete_sign_in(
         user, client, amr, event=Event.SOCIAL_LOGIN, credential_epoch=epoch, **detail
@@ -190,7 +190,7 @@ def connect_provider(
     try:
         linked = _run(backend, credentials, outcome, user=user)
     except AuthAssociationError as error:
-        audit.record(
+        audit.record_event(
             Event.LOGIN_FAILED,
             user=user,
             client=client,
@@ -210,7 +210,7 @@ def connect_provider(
 
 
 def _audit_linked(user: UserType, social: Any, client: ClientInfo, **detail: Any) -> None:
-    audit.record(
+    audit.record_event(
         Event.SOCIAL_LINKED,
         user=user,
         client=client,
@@ -253,7 +253,7 @@ def disconnect_provider(user: UserType, connection_id: str, client: ClientInfo) 
             )
         provider, uid = social.provider, social.uid
         social.delete()
-    audit.record(
+    audit.record_event(
         Event.SOCIAL_UNLINKED,
         user=user,
         client=client,

@@ -123,7 +123,7 @@ def mark_email_verified(user: UserType, client: ClientInfo | None = None, **deta
     except IntegrityError:
         return False
     update_security_state(user, email_verified=True)
-    audit.record(Event.EMAIL_VERIFIED, user=user, client=client, email=email, **detail)
+    audit.record_event(Event.EMAIL_VERIFIED, user=user, client=client, email=email, **detail)
     return True
 
 
@@ -142,7 +142,7 @@ def ensure_sign_in_allowed(user: UserType, client: ClientInfo) -> None:
     sign in, even with the right password (PermissionDenied)."""
     if app_settings.ALLOW_UNVERIFIED_LOGIN or is_email_verified(user):
         return
-    audit.record(Event.LOGIN_FAILED, user=user, client=client, reason="email_unverified")
+    audit.record_event(Event.LOGIN_FAILED, user=user, client=client, reason="email_unverified")
     raise PermissionDenied(
         "Your email address is not verified. Open the link we sent you, then sign in."
     )

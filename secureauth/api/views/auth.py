@@ -209,7 +209,7 @@ class LogoutAllView(SecureAuthView):
     )
     def post(self, request):
         count = revoke_all_sessions(request.user, RevokeReason.LOGOUT_ALL)
-        audit.record(
+        audit.record_event(
             Event.LOGOUT_ALL,
             user=request.user,
             session=request.auth.session,
