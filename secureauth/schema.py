@@ -130,6 +130,12 @@ RECENT_AUTH: ErrorCodes = {401: ["reauthentication_required"]}
 #: The operation needs a verified email (``HasVerifiedEmail``).
 VERIFIED_EMAIL: ErrorCodes = {403: ["email_unverified"]}
 RATE_LIMITED: ErrorCodes = {429: ["rate_limited"]}
+#: A password re-entered in the body is wrong (400: not an expired token).
+WRONG_PASSWORD: ErrorCodes = {400: [("invalid_credentials", "the password is wrong")]}
+#: A TOTP or recovery code in the body is wrong or was used.
+WRONG_CODE: ErrorCodes = {401: [("mfa_invalid", "the code is wrong or was already used")]}
+#: The operation needs two-factor authentication on.
+MFA_OFF: ErrorCodes = {409: [("invalid", "two-factor authentication is off")]}
 UNAVAILABLE: ErrorCodes = {503: ["service_unavailable"]}
 
 ERROR_HEADERS = [

@@ -13,9 +13,12 @@ from ...schema import (
     BODY,
     COOKIE_MODE,
     ERROR_HEADERS,
+    MFA_OFF,
     RATE_LIMITED,
     RECENT_AUTH,
     VERIFIED_EMAIL,
+    WRONG_CODE,
+    WRONG_PASSWORD,
     errors,
 )
 from ...services.mfa import (
@@ -162,8 +165,8 @@ class RecoveryCodesView(SecureAuthView):
             **errors(
                 BODY,
                 BEARER,
-                {401: [("mfa_invalid", "the code is wrong or was already used")]},
-                {409: [("invalid", "two-factor authentication is off")]},
+                WRONG_CODE,
+                MFA_OFF,
                 RATE_LIMITED,
             ),
         },
@@ -193,10 +196,10 @@ class MFADisableView(SecureAuthView):
             204: None,
             **errors(
                 BODY,
-                {400: [("invalid_credentials", "the password is wrong")]},
+                WRONG_PASSWORD,
                 BEARER,
-                {401: [("mfa_invalid", "the code is wrong or was already used")]},
-                {409: [("invalid", "two-factor authentication is off")]},
+                WRONG_CODE,
+                MFA_OFF,
                 RATE_LIMITED,
             ),
         },

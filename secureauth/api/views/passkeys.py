@@ -20,6 +20,7 @@ from ...schema import (
     RATE_LIMITED,
     RECENT_AUTH,
     VERIFIED_EMAIL,
+    WRONG_PASSWORD,
     errors,
 )
 from ...services.passkeys import (
@@ -139,7 +140,7 @@ class PasskeyDetailView(SecureAuthView):
             204: None,
             **errors(
                 BODY,
-                {400: [("invalid_credentials", "the password is wrong")]},
+                WRONG_PASSWORD,
                 BEARER,
                 {
                     401: [
