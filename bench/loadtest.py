@@ -35,6 +35,7 @@ from bench import common
 from bench.loadgen import LoadResult, Scenario, run_python, run_wrk, wrk_available
 
 IMPLS = ("secureauth", "simplejwt", "bare")
+CALLS = ("login", "refresh", "get", "me")
 
 
 def loadavg() -> str:
@@ -164,7 +165,7 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 
 def scenarios(base: str, pools: dict[str, Path], login_users: int):
-    """The nine measured requests. Logins cycle through ``login_users`` accounts, each
+    """The twelve measured requests. Logins cycle through ``login_users`` accounts, each
     from its own X-Forwarded-For address, as many users signing in would: one account
     signing in from one address many times at once is what SecureAuth's login limiter
     counts as an attack (it counts every attempt before checking the password)."""
@@ -203,6 +204,9 @@ def scenarios(base: str, pools: dict[str, Path], login_users: int):
         ),
         ("get", "simplejwt"): Scenario("GET", "/api/simplejwt/", auth=f"Bearer {jw['access']}"),
         ("get", "bare"): Scenario("GET", "/api/bare/"),
+        ("me", "secureauth"): Scenario("GET", "/auth/me/", auth=f"Bearer {sa['access_token']}"),
+        ("me", "simplejwt"): Scenario("GET", "/api/simplejwt/me/", auth=f"Bearer {jw['access']}"),
+        ("me", "bare"): Scenario("GET", "/api/bare/"),
     }
 
 
@@ -278,7 +282,7 @@ def report(results: dict[tuple[str, str], LoadResult], header: str) -> dict:
         )
     print("\nthroughput ratio secureauth / simplejwt (> 1 means secureauth serves more)")
     ratios = {}
-    for call in ("login", "refresh", "get"):
+    for call in CALLS:
         simplejwt_rps = results[(call, "simplejwt")].rps
         ratio = results[(call, "secureauth")].rps / simplejwt_rps if simplejwt_rps else 0.0
         ratios[call] = round(ratio, 3)
@@ -363,7 +367,7 @@ def main(argv=None) -> None:
             for impl in IMPLS:  # every worker imports and connects before measuring
                 load(plan[("get", impl)], args.warmup)
             results = {}
-            for call in ("login", "refresh", "get"):
+            for call in CALLS:
                 results.update(measure_call(call, plan, load, args))
                 print(
                     "  "

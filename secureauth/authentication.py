@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
+from . import session_cache
 from .exceptions import SecureAuthError, SessionRevoked, TokenExpired, TokenInvalid
 from .models import Session
 from .models.sessions import user_with_session_state
-from .models.users import attach_security_state
+from .models.users import SecurityState, attach_security_state
+from .races import checkpoint
 from .tokens import decode_access_token
 
 if TYPE_CHECKING:
@@ -68,27 +71,62 @@ class AccessToken:
 def authenticate_access_token(
     token: str, *, with_security_state: bool = False
 ) -> tuple[UserType, AccessToken]:
-    """Verify the JWT, then load its user and session state in one query and check
-    the session is still active (revocation is seen at once, in every process). With
-    ``with_security_state`` the same query loads the user's ``SecurityState``."""
+    """Verify the JWT, then check its session is still active and load its user
+    (revocation is seen at once, in every process): from the shared session cache when
+    it holds a current entry (no query), else in one query that loads the user and the
+    session together and, with the session cache on, fills it. With
+    ``with_security_state`` the user carries its ``SecurityState`` (the cache always
+    has it; the query then loads it too)."""
     claims = decode_access_token(token)
-    user = user_with_session_state(claims["sid"], with_security=with_security_state)
-    if user is None or str(user.pk) != claims["sub"]:
-        raise SessionRevoked("The session of this token no longer exists.")
-    if user.sa_session_revoked_at is not None:
+    now = timezone.now()
+    if not session_cache.enabled():
+        row = user_with_session_state(claims["sid"], with_security=with_security_state)
+        user = _check_session_state(row, claims, now)
+        if with_security_state:
+            attach_security_state(user, row)
+        return user, AccessToken(claims, user)
+    found = session_cache.lookup(claims["sid"], claims["sub"])
+    if found.revoked:
         raise SessionRevoked()
-    if user.sa_session_expires_at <= timezone.now():
-        raise TokenExpired("The session has expired.")
-    if not user.is_active:
-        raise TokenInvalid("This account is disabled.")
-    if with_security_state:
-        attach_security_state(user, user)
+    if found.user is not None and found.expires_at is not None and found.expires_at > now:
+        if not found.user.is_active:
+            raise TokenInvalid("This account is disabled.")
+        return found.user, AccessToken(claims, found.user)
+    generation = session_cache.take_generation(claims["sub"], found.generation)
+    row = user_with_session_state(claims["sid"], with_security=True)
+    checkpoint("auth.session_read")
+    if row is not None and str(row.pk) == claims["sub"]:
+        session_cache.fill(
+            generation,
+            claims["sid"],
+            row,
+            revoked=row.sa_session_revoked_at is not None,
+            expires_at=row.sa_session_expires_at,
+            state=SecurityState.from_annotations(row),
+            now=now,
+        )
+    user = _check_session_state(row, claims, now)
+    attach_security_state(user, row)
     return user, AccessToken(claims, user)
 
 
+def _check_session_state(row: Any, claims: dict[str, Any], now: datetime) -> UserType:
+    """The user of a row from ``user_with_session_state``, if its session is active."""
+    if row is None or str(row.pk) != claims["sub"]:
+        raise SessionRevoked("The session of this token no longer exists.")
+    if row.sa_session_revoked_at is not None:
+        raise SessionRevoked()
+    if row.sa_session_expires_at <= now:
+        raise TokenExpired("The session has expired.")
+    if not row.is_active:
+        raise TokenInvalid("This account is disabled.")
+    return row
+
+
 class AccessTokenAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <access token>``: one query per request. A view whose
-    ``loads_security_state`` is True gets the user's SecurityState in that same query."""
+    """``Authorization: Bearer <access token>``: one query per request, none when the
+    shared session cache holds the session. A view whose ``loads_security_state`` is
+    True gets the user's SecurityState without another query."""
 
     keyword = b"bearer"
 

@@ -26,6 +26,7 @@ DURATIONS = {
     "MFA_TOKEN_LIFETIME",
     "PASSKEY_CHALLENGE_LIFETIME",
     "CLEANUP_RETENTION",
+    "SESSION_CACHE_TTL",
     "NEW_DEVICE_WINDOW",
     "SESSION_REPORT_LINK_LIFETIME",
     "REAUTH_MAX_AGE",
@@ -104,6 +105,11 @@ DEFAULTS: dict[str, Any] = {
     "AUDIT_RETENTION_DAYS": 365,
     "CLEANUP_RETENTION": timedelta(days=30),
     "CLEANUP_BATCH_SIZE": 1000,
+    # Session state in a shared cache (secureauth/session_cache.py): None = on when the
+    # cache is shared between processes (Redis, Memcached), never for a local-memory one.
+    "SESSION_CACHE": None,
+    "SESSION_CACHE_ALIAS": "default",
+    "SESSION_CACHE_TTL": timedelta(minutes=5),
 }
 
 

@@ -230,14 +230,16 @@ class LoginLimiter:
 
     def _admit(self) -> None:
         cache = _cache()
-        ceiling = cache.get(self.ceiling_key) or 0
-        if ceiling >= app_settings.ACCOUNT_FAILURES_PER_HOUR:
+        # One round trip reads the hourly ceiling, every lock and every count.
+        lock_keys = [key.lock for key in self.keys]
+        state = cache.get_many([self.ceiling_key, *lock_keys, *(k.failures for k in self.keys)])
+        if (state.get(self.ceiling_key) or 0) >= app_settings.ACCOUNT_FAILURES_PER_HOUR:
             raise RateLimited(retry_after=(self.hour + 1) * 3600 - int(time.time()))
         now = time.time()
-        locks = cache.get_many([key.lock for key in self.keys])
+        locks = [state[name] for name in lock_keys if name in state]
         if locks:
-            raise RateLimited(retry_after=math.ceil(max(locks.values()) - now))
-        failures = cache.get_many([key.failures for key in self.keys])
+            raise RateLimited(retry_after=math.ceil(max(locks) - now))
+        failures = state
         for key in self.keys:
             running = _incr(cache, key.in_flight, IN_FLIGHT_TIMEOUT)
             self._admitted.append(key)

@@ -83,9 +83,13 @@ def test_revocation_is_seen_by_another_server_process(transactional_db, user):
     import urllib.error
     import urllib.request
 
+    from django.conf import settings
+
     from tests.servers import running_server
 
-    with running_server() as base:
+    # As in production, the server shares this process's cache (its session cache too).
+    prefix = settings.CACHES["default"].get("KEY_PREFIX")
+    with running_server({"TEST_CACHE_KEY_PREFIX": prefix} if prefix else {}) as base:
 
         def call(path, token=None, body=None):
             request = urllib.request.Request(
@@ -105,6 +109,6 @@ def test_revocation_is_seen_by_another_server_process(transactional_db, user):
         status, tokens = call("/auth/login/", body={"email": user.email, "password": PASSWORD})
         assert status == 200
         assert call("/auth/me/", tokens["access_token"])[0] == 200
-        Session.objects.filter(pk=tokens["session"]["id"]).update(revoked_at="2026-01-01T00:00:00Z")
+        Session.objects.filter(pk=tokens["session"]["id"]).revoke("admin")
         status, body = call("/auth/me/", tokens["access_token"])
         assert (status, body["code"]) == (401, "session_revoked")

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import IntegrityError, models, router, transaction
 
+from .. import session_cache
 from ..emails import MAX_KEY_LENGTH, InvalidEmail, canonical_email
 
 if TYPE_CHECKING:
@@ -78,6 +79,7 @@ class AccountQuerySet(models.QuerySet["Account"]):
         """Start a new credential epoch (inside the caller's transaction); returns it."""
         account = self.lock(user)
         self.filter(pk=account.pk).update(credential_epoch=models.F("credential_epoch") + 1)
+        session_cache.user_changed(user.pk)
         return account.credential_epoch + 1
 
 

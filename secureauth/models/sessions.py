@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -14,9 +14,11 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from .. import session_cache
 from ..conf import app_settings
 from ..constants import DeviceType, RevokeReason
 from .ids import pk_from_path
+from .prepared import PreparedLookup
 from .users import with_security_state
 
 if TYPE_CHECKING:
@@ -45,10 +47,13 @@ class SessionQuerySet(models.QuerySet["Session"]):
         return self.active().filter(user=user).order_by("-created_at")
 
     def revoke(self, reason: str, now: datetime | None = None) -> int:
-        """Mark every still-active session in this queryset revoked; returns how many."""
-        return self.filter(revoked_at__isnull=True).update(
-            revoked_at=now or timezone.now(), revoked_reason=reason
-        )
+        """Mark every still-active session in this queryset revoked; returns how many.
+        With the session cache on, the owners' cached sessions stop matching on commit."""
+        rows = self.filter(revoked_at__isnull=True)
+        owners = set(rows.values_list("user_id", flat=True)) if session_cache.enabled() else ()
+        count = rows.update(revoked_at=now or timezone.now(), revoked_reason=reason)
+        session_cache.user_changed(*owners)  # after the write: at its commit
+        return count
 
     def with_user(self, session_id: str) -> Session | None:
         """The session with its user in one query; None for an unknown or malformed id.
@@ -93,7 +98,9 @@ class SessionQuerySet(models.QuerySet["Session"]):
             revoked_at=Coalesce("revoked_at", Value(now)), revoked_reason=RevokeReason.REPORTED
         ):
             return None
-        return self.select_related("user").get(pk=pk)
+        session = self.select_related("user").get(pk=pk)
+        session_cache.user_changed(session.user_id)
+        return session
 
     def purgeable(self, before: datetime) -> SessionQuerySet:
         """Sessions revoked or expired before ``before``."""
@@ -171,6 +178,27 @@ def _users_with_session_and_security_state() -> models.QuerySet[UserType]:
     return with_security_state(_users_with_session_state())
 
 
+def _session_id_field() -> models.Field:
+    return Session._meta.get_field("id")
+
+
+# Compiled once (the per-request query): building and compiling it cost more than running it.
+_SAMPLE_ID = uuid.UUID("5ec0a0e1-0000-4000-8000-000000000001")
+_SESSION_STATE: PreparedLookup[Any] = PreparedLookup(
+    "users_with_session_state",
+    # A slice, not first(): first() would add an ORDER BY to a one-row lookup.
+    lambda value: _users_with_session_state().filter(**{"sa_session_id": value})[:1],
+    field=_session_id_field,
+    sample=_SAMPLE_ID,
+)
+_SESSION_AND_SECURITY_STATE: PreparedLookup[Any] = PreparedLookup(
+    "users_with_session_and_security_state",
+    lambda value: _users_with_session_and_security_state().filter(**{"sa_session_id": value})[:1],
+    field=_session_id_field,
+    sample=_SAMPLE_ID,
+)
+
+
 def user_with_session_state(
     session_id: str, *, with_security: bool = False
 ) -> WithAnnotations[UserType, SessionStateAnnotations] | None:
@@ -178,15 +206,9 @@ def user_with_session_state(
     (``sa_session_revoked_at``, ``sa_session_expires_at``): the per-request check,
     one indexed query that loads the user and the session together; with
     ``with_security``, the user's ``SecurityState`` too, still one query. None if unknown."""
-    if with_security:
-        base = app_settings.memo(
-            "users_with_session_and_security_state", _users_with_session_and_security_state
-        )
-    else:
-        base = app_settings.memo("users_with_session_state", _users_with_session_state)
+    lookup = _SESSION_AND_SECURITY_STATE if with_security else _SESSION_STATE
     try:
-        # A slice, not first(): first() would add an ORDER BY to a one-row lookup.
-        rows = list(base.filter(sa_session_id=session_id)[:1])
+        rows = lookup.fetch(session_id)
     except (ValidationError, ValueError):
         return None
     return rows[0] if rows else None

@@ -9,8 +9,8 @@ from typing import Any
 from django.db import models
 from django.utils import timezone
 
-from ..conf import app_settings
 from ..crypto import new_child_salt
+from .prepared import PreparedLookup
 from .users import with_security_state
 
 
@@ -20,13 +20,19 @@ def _lookup_queryset() -> models.QuerySet[RefreshToken]:
     )
 
 
+# Compiled once: building and compiling this query cost more than running it.
+_LOOKUP: PreparedLookup[RefreshToken] = PreparedLookup(
+    "refresh_token_lookup",
+    lambda value: _lookup_queryset().filter(token_hash=value)[:1],  # no ORDER BY: a slice
+    field=lambda: RefreshToken._meta.get_field("token_hash"),
+    sample="secureauth-prepared-sample-token-hash",
+)
+
+
 class RefreshTokenQuerySet(models.QuerySet["RefreshToken"]):
     def lookup(self, token_hash: str) -> RefreshToken | None:
         """The token with its session, user and the user's security state, in one query."""
-        # The annotated queryset is built once: building it costs more than the query.
-        base = app_settings.memo("refresh_token_lookup", _lookup_queryset)
-        rows = list(base.filter(token_hash=token_hash)[:1])  # no ORDER BY, unlike first()
-        return rows[0] if rows else None
+        return _LOOKUP.first(token_hash)
 
     def claim(self, token: RefreshToken, now: datetime) -> bool:
         """Atomically retire ``token``; True for the single caller that wins the race."""
