@@ -14,7 +14,7 @@ and keep unique lives here, one row per user:
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import IntegrityError, models, router, transaction
@@ -56,13 +56,15 @@ class AccountQuerySet(models.QuerySet["Account"]):
             )
             self.update_or_create(user_id=user.pk, defaults={"email_key": None})
 
-    def lock(self, user: UserType) -> Account:
+    def lock(self, user: UserType, **annotations: Any) -> Account:
         """The user's row, locked until the end of the transaction (created if missing):
-        the one way to serialize changes to one user's credentials, factors and roles."""
-        account = self.select_for_update().filter(user_id=user.pk).first()
+        the one way to serialize changes to one user's credentials, factors and roles.
+        ``annotations`` are read in the same query (a sign-in's new-device check)."""
+        rows = self.select_for_update().filter(user_id=user.pk).annotate(**annotations)
+        account = next(iter(rows[:1]), None)  # unique: no ORDER BY
         if account is None:
             self.get_or_create(user_id=user.pk)
-            account = self.select_for_update().get(user_id=user.pk)
+            account = rows.get()
         return account
 
     def key_taken(self, key: str) -> bool:

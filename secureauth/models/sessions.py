@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import F, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -24,6 +24,7 @@ from .users import with_security_state
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
+    from ..client import DeviceInfo
     from ..types import UserType
 
 
@@ -79,14 +80,17 @@ class SessionQuerySet(models.QuerySet["Session"]):
         """The other sessions of ``session``'s user."""
         return self.filter(user_id=session.user_id).exclude(pk=session.pk)
 
-    def same_device_since(self, session: Session, since: datetime) -> SessionQuerySet:
-        """The user's other sessions since ``since`` from the device kind of ``session``
-        (browser family, OS and device type)."""
-        return self.others_of(session).filter(
-            created_at__gte=since,
-            browser=session.browser,
-            os=session.os,
-            device_type=session.device_type,
+    def device_seen_since(self, device: DeviceInfo, since: datetime) -> Exists:
+        """For a row with a ``user_id`` (the account a sign-in locks): whether that user
+        signed in since ``since`` from this device kind (browser family, OS, type)."""
+        return Exists(
+            self.filter(
+                user_id=OuterRef("user_id"),
+                created_at__gte=since,
+                browser=device.browser[:64],
+                os=device.os[:64],
+                device_type=device.type,
+            )
         )
 
     def report(self, session_id: str, now: datetime) -> Session | None:

@@ -8,16 +8,18 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import signals
+from ..adapter import get_adapter
 from ..client import ClientInfo
+from ..conf import app_settings
 from ..constants import Event
 from ..exceptions import InvalidCredentials
-from ..models import Account
+from ..models import Account, Session
 from ..models.users import record_last_login, security_state
 from ..races import checkpoint
 from ..throttling import LoginLimiter
 from . import audit
 from .challenges import PendingMFA, start_challenge
-from .sessions import IssuedTokens, is_new_device, start_session
+from .sessions import IssuedTokens, start_session
 from .users import find_user_by_email, verify_password
 from .verification import ensure_sign_in_allowed
 
@@ -109,15 +111,22 @@ def complete_sign_in(
     changed since (password changed or reset, a second factor added), no session is
     opened. The user's account row is locked, so a change committing meanwhile either
     happens first (and is seen here) or after (and revokes this session)."""
+    device = get_adapter().parse_device(client.user_agent)
+    since = timezone.now() - app_settings.NEW_DEVICE_WINDOW
     with transaction.atomic():
-        account = Account.objects.lock(user)
+        # The lock also tells whether the user signed in from this device kind lately.
+        account = Account.objects.lock(
+            user, sa_device_seen=Session.objects.device_seen_since(device, since)
+        )
         stale = credential_epoch is not None and account.credential_epoch != credential_epoch
         if not stale:
-            issued = start_session(user, client, amr)
+            issued = start_session(user, client, amr, device)
             record_last_login(user, timezone.now())
             session = issued.session
             audit.record_event(event, user=user, session=session, client=client, amr=amr, **detail)
-            if is_new_device(session, first_sign_in=user.last_login is None):
+            # A new device kind, except on the account's first sign-in (told by last_login,
+            # which outlives the session rows cleanup deletes).
+            if user.last_login is not None and not account.sa_device_seen:  # type: ignore[attr-defined]
                 audit.record_event(
                     Event.NEW_DEVICE_SIGN_IN, user=user, session=session, client=client
                 )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from .. import signals
 from ..adapter import get_adapter
-from ..client import ClientInfo, device_display_name
+from ..client import ClientInfo, DeviceInfo, device_display_name
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
 from ..crypto import hash_token, new_refresh_token
@@ -66,14 +66,19 @@ def issue_tokens(
     return IssuedTokens(access, lifetime, refresh_plain, refresh_lifetime, session, user)
 
 
-def start_session(user: UserType, client: ClientInfo, amr: list[str]) -> IssuedTokens:
+def start_session(
+    user: UserType, client: ClientInfo, amr: list[str], device: DeviceInfo | None = None
+) -> IssuedTokens:
     """Open a new session (a new token family) for a user who just proved who they are.
 
-    ``user`` should carry its security state (``models.users.security_state``)."""
+    ``user`` should carry its security state (``models.users.security_state``);
+    ``device`` is the client's parsed User-Agent, if the caller has it already."""
     now = timezone.now()
-    device = get_adapter().parse_device(client.user_agent)
+    if device is None:
+        device = get_adapter().parse_device(client.user_agent)
     plain = new_refresh_token()
-    with transaction.atomic():
+    # Part of the caller's transaction when there is one (no savepoint to set and release).
+    with transaction.atomic(savepoint=False):
         session = Session.objects.create(
             user=user,
             device_name=device_display_name(device, client.device_name)[:128],
@@ -172,16 +177,6 @@ def record_factor_change(
             event, user=user, session=session, client=client, sessions_revoked=revoked, **detail
         )
     return revoked
-
-
-def is_new_device(session: Session, *, first_sign_in: bool) -> bool:
-    """Whether ``session`` comes from a device kind (browser family, OS, device type) the
-    user has not signed in from in NEW_DEVICE_WINDOW; never for the account's first
-    sign-in (told by ``last_login``, which outlives the session rows cleanup deletes)."""
-    if first_sign_in:
-        return False
-    since = session.created_at - app_settings.NEW_DEVICE_WINDOW
-    return not Session.objects.same_device_since(session, since).exists()
 
 
 def report_session(token: str, client: ClientInfo) -> None:
