@@ -165,3 +165,29 @@ def test_the_admin_sign_in_with_a_seed_it_cannot_open_is_a_503(staff):
         assert b"Signing in is unavailable right now" in response.content
         # A recovery code is not sealed: it still signs in.
         assert admin_login(Client(), "boss", code=codes[0]).status_code == 302
+
+
+def test_the_admin_shows_totp_devices_read_only_and_never_a_seed(make_user):
+    from django.contrib import admin
+    from django.urls import reverse
+
+    from secureauth.admin import SealedTOTPDeviceAdmin
+
+    boss = make_user("root@example.com", is_staff=True, is_superuser=True)
+    client = Client()
+    client.force_login(boss)
+    with secureauth_settings(MFA_ENCRYPTION_KEYS=[KEY]):
+        device, _, _ = enable_second_factor(boss)
+        seed_hex = device.bin_key.hex()
+    assert isinstance(admin.site.get_model_admin(TOTPDevice), SealedTOTPDeviceAdmin)
+    listing = client.get(reverse("admin:otp_totp_totpdevice_changelist"))
+    assert listing.status_code == 200
+    assert key_id(decode_key(KEY)).encode() in listing.content  # the key it is sealed under
+    page = client.get(reverse("admin:otp_totp_totpdevice_change", args=[device.pk]))
+    assert page.status_code == 200 and b'name="_save"' not in page.content
+    for content in (listing.content, page.content):
+        assert seed_hex.encode() not in content and b"qrcode" not in content
+    assert client.get(reverse("admin:otp_totp_totpdevice_add")).status_code == 403
+    delete = reverse("admin:otp_totp_totpdevice_delete", args=[device.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
