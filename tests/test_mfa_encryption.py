@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from secureauth.models import MFAChallenge, SealedTOTPDevice, TOTPSecret
 from secureauth.sealing import derive_key, generate_key, key_id
-from tests.conftest import login, secureauth_settings
+from tests.conftest import PASSWORD, login, secureauth_settings
 from tests.test_mfa import Authenticator, amr, verify
 
 OLD_KEY = generate_key()
@@ -253,3 +253,34 @@ def test_a_wrong_code_is_still_a_wrong_code(make_user):
     with_totp(make_user, "ada@example.com")
     response = mfa_sign_in("ada@example.com", code="000000")
     assert response.status_code == 401 and response.json()["code"] == "mfa_invalid"
+
+
+def test_setup_with_an_unusable_key_setting_is_a_503(make_user):
+    make_user("ada@example.com", verified=True)
+    client = sign_in("ada@example.com")
+    with secureauth_settings(MFA_ENCRYPTION_KEYS=["c2hvcnQ="]):
+        response = client.post("/auth/mfa/totp/setup/")
+    assert response.status_code == 503
+    assert response.json() == {
+        "detail": "Authenticator apps cannot be set up right now.",
+        "code": "service_unavailable",
+    }
+    assert not TOTPDevice.objects.exists()  # no device without its sealed seed
+
+
+def test_disabling_removes_the_sealed_seed(make_user):
+    phone, _, _ = with_totp(make_user, "ada@example.com")
+    client = sign_in_with_mfa("ada@example.com", phone)
+    response = client.post(
+        "/auth/mfa/disable/", {"password": PASSWORD, "code": phone.code()}, format="json"
+    )
+    assert response.status_code == 204, response.content
+    assert not TOTPDevice.objects.exists() and not TOTPSecret.objects.exists()
+
+
+def sign_in_with_mfa(email: str, phone: Authenticator) -> APIClient:
+    client = APIClient()
+    challenge = login(client, email)
+    tokens = verify(client, challenge["mfa_token"], code=phone.code()).json()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {tokens['access_token']}")
+    return client
