@@ -37,6 +37,9 @@ from .conf import app_settings
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # GCM's 96-bit nonce, random per seal
 KEY_ID_CHARS = 16
+#: The shortest seed worth sealing: RFC 4226's minimum of 128 bits. A shorter one (an
+#: empty key column, say) is left in clear, where SecureAuth accepts no code for it.
+MIN_SEED_BYTES = 16
 SEED_FORMAT = "secureauth.totp-seed.v1"
 #: The model every TOTP seed belongs to, named in the associated data. It is the
 #: concrete django-otp model (not a proxy) so the binding outlives the classes.
@@ -85,6 +88,18 @@ def decode_key(value: object) -> bytes:
     if len(raw) != KEY_BYTES:
         raise KeyringError(f"decodes to {len(raw)} bytes, not {KEY_BYTES}")
     return raw
+
+
+def seed_in_clear(key_column: str) -> bytes:
+    """The seed a django-otp ``key`` column holds in clear (hex), or ValueError saying
+    why it is not one worth sealing."""
+    try:
+        seed = binascii.unhexlify(key_column.encode())
+    except (binascii.Error, ValueError):
+        raise ValueError("its key column is neither sealed nor hex") from None
+    if len(seed) < MIN_SEED_BYTES:
+        raise ValueError(f"its seed has {len(seed)} bytes, fewer than {MIN_SEED_BYTES}")
+    return seed
 
 
 def key_id(secret: bytes) -> str:

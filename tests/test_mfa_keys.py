@@ -121,7 +121,7 @@ BEFORE_SEALING = [("secureauth", "0003_child_salt_default_reported_reason")]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_migration_seals_existing_seeds_and_reverses(make_user):
+def test_the_migration_seals_existing_seeds_and_reverses(make_user, capsys):
     user = make_user("ada@example.com", verified=True)
     seed = secrets.token_bytes(20)
     long_seed = secrets.token_bytes(40)  # django-otp accepts up to 40 bytes
@@ -134,12 +134,15 @@ def test_the_migration_seals_existing_seeds_and_reverses(make_user):
             ).pk
             for name, key in (("phone", seed), ("token", long_seed))
         ]
+        empty = TOTPDevice.objects.create(user_id=user.pk, name="empty", key="", confirmed=True)
+        capsys.readouterr()
         migrate_to_latest(executor)
-        assert set(TOTPDevice.objects.values_list("key", flat=True)) == {"sealed"}
+        printed = capsys.readouterr().out
+        assert f"TOTP device {empty.pk} left unsealed: its seed has 0 bytes" in printed
+        keys = dict(TOTPDevice.objects.values_list("pk", "key"))
+        assert keys == {made[0]: "sealed", made[1]: "sealed", empty.pk: ""}
         assert TOTPSecret.objects.filter(device_id__in=made).count() == 2
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT key FROM otp_totp_totpdevice")
-            assert all(row[0] == "sealed" for row in cursor.fetchall())
+        TOTPDevice.objects.filter(pk=empty.pk).delete()  # an empty seed: no code for it
         phone = Authenticator(TOTPDevice(key=seed.hex()))
         assert mfa_sign_in("ada@example.com", code=phone.code()).status_code == 200
         # Back to 0003: the seeds are in the key column again, as django-otp keeps them.

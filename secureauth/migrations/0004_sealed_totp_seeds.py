@@ -3,18 +3,19 @@
 Creates ``TOTPSecret`` and the ``SealedTOTPDevice`` proxy, then seals the seed of
 every existing django-otp TOTP device under the current key of MFA_ENCRYPTION_KEYS
 (or the key derived from SECRET_KEY) and leaves only the marker ``sealed`` in its
-``key`` column. Reversible: going back opens every seed into the ``key`` column
-again, which needs the keys that sealed them.
+``key`` column. A key column that holds no seed worth sealing (not hex, shorter than
+128 bits) is left as it is and printed: SecureAuth accepts no code for that device.
+Reversible: going back opens every seed into the ``key`` column again, which needs
+the keys that sealed them.
 """
 
-from binascii import Error as BinasciiError
-from binascii import hexlify, unhexlify
+from binascii import hexlify
 
 import django.db.models.deletion
 import django.utils.timezone
 from django.db import migrations, models
 
-from secureauth.sealing import SealedSeed, SeedUnavailable, keyring
+from secureauth.sealing import SealedSeed, SeedUnavailable, keyring, seed_in_clear
 
 SEALED = "sealed"
 BATCH_SIZE = 500
@@ -32,11 +33,10 @@ def seal_existing_seeds(apps, schema_editor):
             return
         for device in batch:
             try:
-                seed = unhexlify(device.key.encode())
-            except (BinasciiError, ValueError) as exc:
-                raise RuntimeError(
-                    f"TOTP device {device.pk} has a key that is not hex; fix or delete it."
-                ) from exc
+                seed = seed_in_clear(device.key)
+            except ValueError as exc:
+                print(f"\n  secureauth: TOTP device {device.pk} left unsealed: {exc}.")
+                continue
             sealed = ring.seal(seed, device_pk=device.pk, user_id=device.user_id)
             TOTPSecret.objects.using(schema_editor.connection.alias).create(
                 device_id=device.pk,

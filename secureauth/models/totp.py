@@ -26,8 +26,9 @@ SEED_BYTES = 20  # 160 bits, RFC 4226's recommendation and django-otp's default
 
 class TOTPSecretQuerySet(models.QuerySet["TOTPSecret"]):
     def not_under(self, key_id: str) -> Self:
-        """The seeds sealed under any key but ``key_id`` (what a rotation re-seals)."""
-        return self.exclude(key_id=key_id)
+        """The seeds sealed under any key but ``key_id`` (what a rotation re-seals), of
+        devices marked sealed (a device back in clear is sealed afresh instead)."""
+        return self.exclude(key_id=key_id).filter(device__key=SEALED)
 
     def after(self, pk: Any) -> Self:
         return self.filter(pk__gt=pk).order_by("pk")

@@ -11,14 +11,12 @@ transaction with its row locked, as a verification locks it.
 
 from __future__ import annotations
 
-from binascii import Error as BinasciiError
-from binascii import unhexlify
 from dataclasses import dataclass, field
 
 from django.db import transaction
 
 from ..models import SealedTOTPDevice, TOTPSecret
-from ..sealing import Keyring, SeedUnavailable, keyring
+from ..sealing import Keyring, SeedUnavailable, keyring, seed_in_clear
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -65,9 +63,9 @@ def _seal_devices_in_clear(ring: Keyring, report: RotationReport, batch_size: in
                 if device is None:  # sealed (or deleted) meanwhile
                     continue
                 try:
-                    seed = unhexlify(device.key.encode())
-                except (BinasciiError, ValueError):
-                    report.failures.append((pk, "its key column is neither sealed nor hex"))
+                    seed = seed_in_clear(device.key)
+                except ValueError as exc:
+                    report.failures.append((pk, str(exc)))
                     continue
                 if not report.dry_run:
                     device.seal(seed, ring)
