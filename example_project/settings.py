@@ -233,6 +233,7 @@ SECUREAUTH = {
         "FRONTEND_URL": os.environ.get("SECUREAUTH_FRONTEND_URL"),
         "WEBAUTHN_RP_ID": os.environ.get("SECUREAUTH_WEBAUTHN_RP_ID"),
         "WEBAUTHN_ORIGINS": env_list("SECUREAUTH_WEBAUTHN_ORIGINS") or None,
+        "MFA_ENCRYPTION_KEYS": env_list("SECUREAUTH_MFA_ENCRYPTION_KEYS") or None,
     }.items()
     if value is not None
 }

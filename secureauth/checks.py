@@ -93,6 +93,50 @@ def check_rate_limit_cache(app_configs, **kwargs):
     return messages
 
 
+@register(Tags.security)
+def check_mfa_encryption_keys(app_configs, **kwargs) -> list[CheckMessage]:
+    """MFA_ENCRYPTION_KEYS seals the TOTP seeds: a bad entry would fail every TOTP setup
+    and check at run time."""
+    from .conf import app_settings
+    from .sealing import KeyringError, configured_keys
+
+    try:
+        configured_keys(app_settings.MFA_ENCRYPTION_KEYS)
+    except KeyringError as exc:
+        return [
+            Error(
+                f"SECUREAUTH['MFA_ENCRYPTION_KEYS'] {exc}.",
+                hint="Each key is 32 random bytes in base64 (docs/mfa.md, 'Seeds at rest').",
+                id="secureauth.E070",
+            )
+        ]
+    return []
+
+
+@register(Tags.security, deploy=True)
+def check_mfa_encryption_keys_deploy(app_configs, **kwargs) -> list[CheckMessage]:
+    """``check --deploy``: with no MFA_ENCRYPTION_KEYS the seeds are sealed under a key
+    derived from SECRET_KEY, so whoever holds SECRET_KEY (or a leaked settings file)
+    holds the seeds too."""
+    from .conf import app_settings
+    from .sealing import KeyringError, configured_keys
+
+    try:
+        keys = configured_keys(app_settings.MFA_ENCRYPTION_KEYS)
+    except KeyringError:
+        return []  # E070's to report
+    if not keys:
+        return [
+            Warning(
+                "SecureAuth seals TOTP seeds with a key derived from SECRET_KEY; set "
+                "SECUREAUTH['MFA_ENCRYPTION_KEYS'] to a dedicated key in production.",
+                hint="Then run manage.py secureauth_rotate_mfa_keys (docs/mfa.md).",
+                id="secureauth.W070",
+            )
+        ]
+    return []
+
+
 # --- the user model ----------------------------------------------------------------
 
 

@@ -93,6 +93,9 @@ DEFAULTS: dict[str, Any] = {
     "MFA_MAX_ATTEMPTS": 5,
     "TOTP_ISSUER": "SecureAuth",
     "RECOVERY_CODE_COUNT": 10,
+    # AEAD keys sealing TOTP seeds at rest (base64 of 32 bytes): the first seals, all
+    # open. Empty: a key derived from SECRET_KEY (docs/mfa.md, "Seeds at rest").
+    "MFA_ENCRYPTION_KEYS": [],
     "WEBAUTHN_RP_ID": "localhost",
     "WEBAUTHN_RP_NAME": "SecureAuth",
     "WEBAUTHN_ORIGINS": ["http://localhost:3000"],

@@ -138,3 +138,13 @@ class ServiceUnavailable(SecureAuthError):
     status_code = 503
     code = "service_unavailable"
     default_detail = "The service is temporarily unavailable. Try again later."
+
+
+class MFAUnavailable(ServiceUnavailable):
+    """The authenticator app's seed cannot be opened (its encryption key is not
+    configured, or the sealed seed does not authenticate): a server fault, not a wrong
+    code, so nothing is counted against the user."""
+
+    default_detail = (
+        "Authenticator codes cannot be checked right now; use a recovery code or try again later."
+    )

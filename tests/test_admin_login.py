@@ -28,7 +28,7 @@ from secureauth.admin import (
     install_admin_login,
 )
 from secureauth.crypto import recovery_code_digest
-from secureauth.models import AuditEvent
+from secureauth.models import AuditEvent, SealedTOTPDevice
 from tests.conftest import PASSWORD
 from tests.servers import free_port
 
@@ -69,8 +69,9 @@ class Authenticator:
 
 
 def enable_second_factor(user) -> tuple[TOTPDevice, Authenticator, list[str]]:
-    """TOTP and recovery codes, stored as SecureAuth stores them (codes as keyed hashes)."""
-    device = TOTPDevice.objects.create(
+    """TOTP and recovery codes, stored as SecureAuth stores them (the seed sealed, codes
+    as keyed hashes)."""
+    device = SealedTOTPDevice.objects.create_sealed(
         user=user, name="Authenticator app", confirmed=True, tolerance=1
     )
     codes = [StaticToken.random_token() for _ in range(3)]

@@ -6,6 +6,7 @@ through SecureAuth's exception handler, 503 when the database is down."""
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import os
@@ -380,6 +381,7 @@ def test_check_deploy_is_clean_in_the_documented_production_environment(tmp_path
         "SECUREAUTH_NUM_PROXIES": "1",
         "SECUREAUTH_ALGORITHM": "EdDSA",
         "SECUREAUTH_SIGNING_KEY_FILE": _ed25519_pem(tmp_path / "jwt-ed25519.pem"),
+        "SECUREAUTH_MFA_ENCRYPTION_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
     }
     assert set(production) == _documented_production_variables()
     result = subprocess.run(

@@ -19,10 +19,9 @@ import pytest
 import requests
 from django.contrib.auth import get_user_model
 from django.test import override_settings
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from social_django.models import UserSocialAuth
 
-from secureauth.models import AuditEvent, Session, VerifiedEmail
+from secureauth.models import AuditEvent, SealedTOTPDevice, Session, VerifiedEmail
 from tests.conftest import bearer
 from tests.oidc_provider import OIDCProvider, pkce_pair
 
@@ -440,7 +439,7 @@ def test_bad_bodies_are_field_errors(api, db, body):
 
 def _user_with_mfa(make_user, email):
     user = make_user(email, password=None, verified=True)  # passwordless: it links
-    TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
+    SealedTOTPDevice.objects.create_sealed(user=user, name="phone", confirmed=True)
     return user
 
 
@@ -456,7 +455,7 @@ def test_users_with_mfa_get_the_challenge(api, make_user, oidc):
 
 
 def test_the_mfa_challenge_completes_with_totp(api, make_user, oidc):
-    device = _user_with_mfa(make_user, "ted@example.com").totpdevice_set.get()
+    device = SealedTOTPDevice.objects.get(user=_user_with_mfa(make_user, "ted@example.com"))
     oidc.add_user("ted", email="ted@example.com")
     challenge = api.post(URL, authorize(oidc, "ted"), format="json").json()
     code = pyotp.TOTP(base64.b32encode(device.bin_key).decode()).now()

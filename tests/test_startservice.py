@@ -9,6 +9,7 @@ directories are refused with a message, writing nothing.
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import stat
@@ -44,6 +45,7 @@ PRODUCTION = {
     "BEHIND_TLS_PROXY": "1",
     "SECUREAUTH_ISSUER": "https://auth.example.test",
     "SECUREAUTH_AUDIENCE": "authsvc-clients",
+    "SECUREAUTH_MFA_ENCRYPTION_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
 }
 ENV_NAME = re.compile(r"""\benv(?:_bool|_int|_list)?\(\s*"([A-Z][A-Z0-9_]*)\"""")
 

@@ -11,12 +11,14 @@ from .login import SecureAuthAdminAuthenticationForm
 from .security import AuditEventAdmin, MFAChallengeAdmin, PasskeyAdmin, VerifiedEmailAdmin
 from .sessions import SessionAdmin
 from .site import SecureAuthAdminSite, SecureAuthAdminSiteMixin, install_admin_login
+from .totp import SealedTOTPDeviceAdmin, install_totp_device_admin
 from .users import SessionInline, UserSessionsAdminMixin, extend_user_admin
 
 __all__ = [
     "AuditEventAdmin",
     "MFAChallengeAdmin",
     "PasskeyAdmin",
+    "SealedTOTPDeviceAdmin",
     "SecureAuthAdminAuthenticationForm",
     "SecureAuthAdminSite",
     "SecureAuthAdminSiteMixin",
@@ -26,4 +28,5 @@ __all__ = [
     "VerifiedEmailAdmin",
     "extend_user_admin",
     "install_admin_login",
+    "install_totp_device_admin",
 ]

@@ -17,6 +17,7 @@ from django_otp.models import Device
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from ..crypto import recovery_code_digest
+from ..models.totp import with_sealed_seed
 from ..services.mfa import _verify as verify_on_device
 from ..services.mfa import normalize_recovery_code
 
@@ -38,7 +39,8 @@ def verify_one_time_code(user: UserType, code: str) -> Device | None:
     compact = "".join(code.split())
     is_recovery_code = not compact.isdigit()
     token = recovery_code_digest(normalize_recovery_code(code)) if is_recovery_code else compact
-    for device in devices_for_user(user, confirmed=True, for_verify=True):
+    for loaded in devices_for_user(user, confirmed=True, for_verify=True):
+        device = with_sealed_seed(loaded)  # the TOTP seed is sealed (secureauth.sealing)
         if isinstance(device, StaticDevice) == is_recovery_code and verify_on_device(device, token):
             return device
     return None

@@ -4,6 +4,7 @@ from .challenges import MFAChallenge
 from .passkeys import Passkey, WebAuthnChallenge
 from .sessions import Session
 from .tokens import RefreshToken
+from .totp import SealedTOTPDevice, TOTPSecret
 from .users import VerifiedEmail
 
 __all__ = [
@@ -12,7 +13,9 @@ __all__ = [
     "MFAChallenge",
     "Passkey",
     "RefreshToken",
+    "SealedTOTPDevice",
     "Session",
+    "TOTPSecret",
     "VerifiedEmail",
     "WebAuthnChallenge",
 ]

@@ -10,6 +10,7 @@ refused with ``RateLimited`` before the code is looked at.
 
 from __future__ import annotations
 
+import logging
 import math
 from base64 import b32encode
 from dataclasses import dataclass
@@ -20,17 +21,18 @@ import qrcode
 from django.db import transaction
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
-from django_otp.plugins.otp_totp.models import TOTPDevice
 from qrcode.image.svg import SvgPathImage
 
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
 from ..crypto import recovery_code_digest
-from ..exceptions import Conflict, MFAInvalid, RateLimited
-from ..models import Account, Session
+from ..exceptions import Conflict, MFAInvalid, MFAUnavailable, RateLimited
+from ..models import Account, SealedTOTPDevice, Session
+from ..models.totp import with_sealed_seed
 from ..models.users import load_security_state
 from ..races import checkpoint
+from ..sealing import KeyringError, SeedUnavailable
 from . import audit
 from .challenges import (
     challenge_client,
@@ -51,6 +53,8 @@ RECOVERY_DEVICE_NAME = "Recovery codes"
 ALREADY_ENABLED = "Two-factor authentication is already enabled; disable it first."
 NOT_ENABLED = "Two-factor authentication is not enabled."
 
+logger = logging.getLogger("secureauth")
+
 
 @dataclass(frozen=True)
 class TOTPSetup:
@@ -61,7 +65,7 @@ class TOTPSetup:
     qr_svg: str
 
 
-def otpauth_uri(device: TOTPDevice, account: str) -> str:
+def otpauth_uri(device: SealedTOTPDevice, account: str) -> str:
     """The Key URI of a TOTP device: label ``issuer:account``, issuer TOTP_ISSUER."""
     issuer = (app_settings.TOTP_ISSUER or "").replace(":", "")
     label = quote(account, safe="")
@@ -92,8 +96,8 @@ def _lock_user(user: UserType) -> None:
     Account.objects.lock(user)
 
 
-def _totp_devices(user: UserType, *, confirmed: bool) -> Any:  # a TOTPDevice queryset
-    return TOTPDevice.objects.devices_for_user(user, confirmed=confirmed)
+def _totp_devices(user: UserType, *, confirmed: bool) -> Any:  # a SealedTOTPDevice queryset
+    return SealedTOTPDevice.objects.devices_for_user(user, confirmed=confirmed)
 
 
 def _verify(device: Any, token: str) -> bool:  # a django-otp Device
@@ -105,7 +109,19 @@ def _verify(device: Any, token: str) -> bool:  # a django-otp Device
         locked_until = (info or {}).get("locked_until")
         wait = (locked_until - timezone.now()).total_seconds() if locked_until else 1
         raise RateLimited(math.ceil(wait), "Too many wrong codes. Try again later.")
-    return bool(device.verify_token(token))
+    device = with_sealed_seed(device)  # one loaded by django-otp reads its sealed seed too
+    try:
+        return bool(device.verify_token(token))
+    except SeedUnavailable as exc:
+        # Nothing was written: django-otp reads the key before it records anything.
+        logger.error(
+            "TOTP device %s of user %s cannot be checked: its seed %s (key id %r).",
+            device.pk,
+            device.user_id,
+            exc.reason,
+            exc.key_id,
+        )
+        raise MFAUnavailable() from exc
 
 
 def _verify_second_factor(
@@ -168,9 +184,13 @@ def begin_totp_setup(user: UserType) -> TOTPSetup:
         if _totp_devices(user, confirmed=True).exists():
             raise Conflict(ALREADY_ENABLED)
         _totp_devices(user, confirmed=False).delete()
-        device = TOTPDevice.objects.create(
-            user=user, name=TOTP_DEVICE_NAME, confirmed=False, tolerance=1
-        )
+        try:
+            device = SealedTOTPDevice.objects.create_sealed(
+                user=user, name=TOTP_DEVICE_NAME, confirmed=False, tolerance=1
+            )
+        except KeyringError as exc:  # secureauth.E070 names it at startup
+            logger.error("MFA_ENCRYPTION_KEYS is unusable: %s", exc)
+            raise MFAUnavailable("Authenticator apps cannot be set up right now.") from exc
     uri = otpauth_uri(device, user_email(user) or user.get_username())
     return TOTPSetup(b32encode(device.bin_key).decode("ascii"), uri, qr_svg(uri))
 
@@ -234,7 +254,7 @@ def disable_mfa(
         _lock_user(user)
         method = _verify_second_factor(user, code, recovery_code)
         if method is not None:
-            TOTPDevice.objects.filter(user=user).delete()
+            SealedTOTPDevice.objects.filter(user=user).delete()
             StaticDevice.objects.filter(user=user).delete()
     if method is None:
         _refuse(user, session, client, "disable", "totp" if code is not None else "recovery_code")
