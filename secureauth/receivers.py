@@ -10,6 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import session_cache
 from .models import Account
+from .models.totp import SealedTOTPDevice
 from .models.users import VerifiedEmail
 
 
@@ -84,7 +85,8 @@ def _factor_changed(sender, instance, **kwargs):
     _user_changed(getattr(instance, "user_id", None))
 
 
-for _model in (TOTPDevice, VerifiedEmail):
+# SecureAuth's own devices are the SealedTOTPDevice proxy, whose signals name the proxy.
+for _model in (TOTPDevice, SealedTOTPDevice, VerifiedEmail):
     post_save.connect(
         _factor_changed, sender=_model, dispatch_uid=f"secureauth.cache.{_model.__name__}.save"
     )

@@ -278,6 +278,19 @@ def test_factor_and_address_changes_are_seen_at_once(api, user):
     assert me(api, tokens).json()["email_verified"] is False
 
 
+def test_totp_turned_on_and_off_through_the_api_is_seen_at_once(signed_in, user):
+    from tests.test_mfa import enable_totp
+
+    api, tokens = signed_in
+    warm(api, tokens)
+    authenticator, _codes = enable_totp(api)
+    assert me(api, tokens).json()["mfa_enabled"] is True
+    from secureauth.models.totp import SealedTOTPDevice
+
+    SealedTOTPDevice.objects.filter(user=user).get().delete()
+    assert me(api, tokens).json()["mfa_enabled"] is False
+
+
 def test_a_profile_change_is_seen_at_once(api, user):
     tokens = login(api, user.email)
     warm(api, tokens)
