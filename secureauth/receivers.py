@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
+from django.core.signals import request_finished, request_started
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
+from .mail import hold_until_response, release_after_response
 from .models import Account
+
+# Background mail of a request goes out after its response (secureauth.mail).
+request_started.connect(hold_until_response, dispatch_uid="secureauth.mail.hold")
+request_finished.connect(release_after_response, dispatch_uid="secureauth.mail.release")
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="secureauth.sync_email_key")

@@ -440,3 +440,76 @@ def test_the_schema_documents_both_operations(api, db):
     examples = confirm_op["responses"]["400"]["content"]["application/json"]["examples"]
     codes = {e["value"].get("code") for e in examples.values()}
     assert {"invalid", "token_invalid", "token_expired"} <= codes
+
+
+# --- the same work for every address ------------------------------------------------------
+
+
+def test_the_message_is_rendered_for_an_unknown_address_too_and_dropped(api, user, monkeypatch):
+    from secureauth import mail as secureauth_mail
+
+    rendered = []
+    render = secureauth_mail.render_message
+
+    def counting_render(prefix, to, context):
+        rendered.append((prefix, to))
+        return render(prefix, to, context)
+
+    monkeypatch.setattr(secureauth_mail, "render_message", counting_render)
+    request_link(api, user.email)
+    request_link(api, "nobody@example.com")
+    assert rendered == [("magic_link", user.email), ("magic_link", "nobody@example.com")]
+    assert [m.to for m in mail.outbox] == [[user.email]]
+
+
+class RecordingPool:
+    """Stands in for the background mail thread: runs nothing until told to."""
+
+    def __init__(self) -> None:
+        self.jobs: list = []
+
+    def submit(self, fn, *args):
+        self.jobs.append((fn, args))
+
+    def run(self) -> None:
+        for fn, args in self.jobs:
+            fn(*args)
+
+
+def test_background_mail_is_handed_over_after_the_response(api, user, monkeypatch):
+    from secureauth import mail as secureauth_mail
+    from secureauth.api.views.magic_links import MagicLinkRequestView
+
+    pool = RecordingPool()
+    monkeypatch.setattr(secureauth_mail, "_pool", lambda: pool)
+    answered = MagicLinkRequestView.post
+    when_answered = []
+
+    def post(self, request):
+        response = answered(self, request)  # committed: the mail is queued by now
+        when_answered.append(len(pool.jobs))
+        return response
+
+    monkeypatch.setattr(MagicLinkRequestView, "post", post)
+    with secureauth_settings(SEND_MAIL_IN_BACKGROUND=True):
+        assert request_link(api, user.email).status_code == 202
+    assert when_answered == [0]  # not handed over while the response was being made
+    assert len(pool.jobs) == 1  # but once it was finished
+    assert mail.outbox == []
+    pool.run()
+    assert [m.to for m in mail.outbox] == [[user.email]]
+
+
+def test_outside_a_request_background_mail_is_handed_over_at_commit(user, monkeypatch):
+    from secureauth import mail as secureauth_mail
+
+    pool = RecordingPool()
+    monkeypatch.setattr(secureauth_mail, "_pool", lambda: pool)
+    secureauth_mail.release_after_response()  # not serving a request
+    with secureauth_settings(SEND_MAIL_IN_BACKGROUND=True):
+        secureauth_mail.send_template_after_commit(
+            "magic_link", user.email, {"link": "x", "lifetime": "1 minute"}
+        )
+    assert len(pool.jobs) == 1
+    pool.run()
+    assert mail.outbox[0].to == [user.email]

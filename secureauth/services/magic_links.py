@@ -92,9 +92,14 @@ def request_magic_link(email: str, client: ClientInfo) -> None:
             now=now,
             expires_at=now + lifetime,
         )
-        if known and user is not None:
-            context = {"user": user, "link": link, "lifetime": lifetime_text(lifetime)}
-            send_template_after_commit("magic_link", user_email(user), context)
+        # Rendered either way, sent only to an account's address (after the response).
+        to = user_email(user) if known and user is not None else email
+        context = {
+            "user": user if known else None,
+            "link": link,
+            "lifetime": lifetime_text(lifetime),
+        }
+        send_template_after_commit("magic_link", to, context, deliver=known)
         audit.record_event(
             Event.MAGIC_LINK_REQUESTED, user=user if known else None, client=client, known=known
         )
