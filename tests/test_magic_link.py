@@ -244,6 +244,9 @@ def test_a_password_change_voids_a_pending_link(api, user):
     )
     assert changed.status_code == 204
     assert_refused(confirm(api, token), "token_invalid")
+    refused = AuditEvent.objects.get(event="login_failed")
+    assert refused.user_id == user.pk
+    assert refused.detail == {"method": "magic_link", "reason": "credentials_changed"}
 
 
 def test_a_link_mailed_to_an_address_the_account_left_is_void(api, user):
@@ -251,6 +254,7 @@ def test_a_link_mailed_to_an_address_the_account_left_is_void(api, user):
     user.email = "alice.new@example.com"
     user.save()
     assert_refused(confirm(api, token), "token_invalid")
+    assert AuditEvent.objects.get(event="login_failed").detail["reason"] == "email_changed"
     assert not VerifiedEmail.objects.filter(email="alice.new@example.com").exists()
 
 

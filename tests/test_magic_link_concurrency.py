@@ -38,3 +38,5 @@ def test_parallel_confirms_of_one_link_sign_in_once(make_user):
     assert Session.objects.filter(user=user, amr=["email"]).count() == 1
     assert AuditEvent.objects.filter(event="magic_link_used").count() == 1
     assert AuditEvent.objects.filter(event="login_succeeded").count() == 1
+    losers = AuditEvent.objects.filter(event="login_failed")
+    assert [e.detail["reason"] for e in losers] == ["link_used"] * (PARALLEL - 1)

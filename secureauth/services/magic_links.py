@@ -118,20 +118,21 @@ def find_link(token: str) -> MagicLink:
     return link
 
 
-def _spend(link: MagicLink, user: UserType, client: ClientInfo) -> None:
-    """Use the link up and record what it proved, once. The account row is locked, so a
-    credential change commits either before (and is seen here) or after (and
-    ``complete_sign_in`` sees it)."""
+def _spend(link: MagicLink, user: UserType, client: ClientInfo) -> str | None:
+    """Use the link up and record what it proved, once; None when it was spent here,
+    else why it was refused. The account row is locked, so a credential change commits
+    either before (and is seen here) or after (and ``complete_sign_in`` sees it)."""
     with transaction.atomic():
         account = Account.objects.lock(user)
         if account.credential_epoch != link.credential_epoch:
-            raise LinkTokenInvalid(INVALID_LINK)  # a credential changed since it was mailed
+            return "credentials_changed"  # since the link was mailed
         if address_digest(user_email(user)) != link.address_digest:
-            raise LinkTokenInvalid(INVALID_LINK)  # mailed to an address the account left
+            return "email_changed"  # the link went to an address the account left
         if not MagicLink.objects.spend(link, timezone.now()):
-            raise LinkTokenInvalid(INVALID_LINK)  # another request used it first
+            return "link_used"  # another request used it first
         mark_email_verified(user, client, via="magic_link")
         audit.record_event(Event.MAGIC_LINK_USED, user=user, client=client, link=str(link.pk))
+    return None
 
 
 def confirm_magic_link(token: str, client: ClientInfo) -> IssuedTokens | PendingMFA:
@@ -144,7 +145,12 @@ def confirm_magic_link(token: str, client: ClientInfo) -> IssuedTokens | Pending
     checkpoint("magic_link.read")
     user = link.user
     assert user is not None  # find_link refuses stand-in rows
-    _spend(link, user, client)
+    refusal = _spend(link, user, client)
+    if refusal is not None:
+        audit.record_event(
+            Event.LOGIN_FAILED, user=user, client=client, method="magic_link", reason=refusal
+        )
+        raise LinkTokenInvalid(INVALID_LINK)
     state = load_security_state(user)  # after the address was marked verified
     ensure_sign_in_allowed(user, client)
     device = ClientInfo(ip=client.ip, user_agent=client.user_agent, device_name=link.device_name)
