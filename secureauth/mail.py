@@ -88,8 +88,8 @@ def _in_background(job) -> None:
 
 
 def hold_until_response(**kwargs) -> None:
-    """``request_started``: the mail of this request waits for its response (mail a
-    request that never finished left behind goes out now)."""
+    """``request_started``: the mail of this request waits for its response (any left
+    behind by a request of this thread that never finished goes out now)."""
     release_after_response()
     _request_jobs.jobs = []
 
