@@ -30,6 +30,7 @@ DURATIONS = {
     "NEW_DEVICE_WINDOW",
     "SESSION_REPORT_LINK_LIFETIME",
     "REAUTH_MAX_AGE",
+    "MAGIC_LINK_LIFETIME",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -76,6 +77,9 @@ DEFAULTS: dict[str, Any] = {
         "passkey_login": "30/m",
         "social_login": "30/m",
         "session_report": "30/h",
+        "magic_link": "10/h",  # magic-link/ per client IP
+        "magic_link_email": "5/h",  # magic-link/ per email address
+        "magic_link_confirm": "30/m",  # magic-link/confirm/ per client IP and per address
     },
     # Accounts
     "ALLOW_UNVERIFIED_LOGIN": True,
@@ -86,6 +90,9 @@ DEFAULTS: dict[str, Any] = {
     "FRONTEND_URL": "http://localhost:3000",
     "PASSWORD_RESET_URL": "{frontend}/reset-password?uid={uid}&token={token}",
     "EMAIL_VERIFY_URL": "{frontend}/verify-email?uid={uid}&token={token}",
+    # Email sign-in links
+    "MAGIC_LINK_LIFETIME": timedelta(minutes=15),
+    "MAGIC_LINK_URL": "{frontend}/magic-link?token={token}",
     # Re-authentication
     "REAUTH_MAX_AGE": timedelta(seconds=300),
     # MFA and passkeys

@@ -32,6 +32,8 @@ class Event(models.TextChoices):
     REAUTHENTICATED = "reauthenticated"
     SESSION_REPORTED = "session_reported"
     NEW_DEVICE_SIGN_IN = "new_device_sign_in"
+    MAGIC_LINK_REQUESTED = "magic_link_requested"
+    MAGIC_LINK_USED = "magic_link_used"
 
 
 class RevokeReason(models.TextChoices):

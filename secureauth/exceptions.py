@@ -61,6 +61,23 @@ class TokenReused(SecureAuthError):
     default_detail = "Refresh token was already used; the session has been revoked."
 
 
+class LinkTokenInvalid(SecureAuthError):
+    """The token of a link sent by email (an email sign-in link) is unknown, used or
+    voided: 400, not 401, since no credential of the caller is at fault."""
+
+    status_code = 400
+    code = "token_invalid"
+    default_detail = "This link is invalid or was already used."
+
+
+class LinkTokenExpired(SecureAuthError):
+    """The token of a link sent by email is past its lifetime (400, as above)."""
+
+    status_code = 400
+    code = "token_expired"
+    default_detail = "This link has expired."
+
+
 class SessionRevoked(SecureAuthError):
     status_code = 401
     code = "session_revoked"

@@ -2,8 +2,11 @@
 
 A message is handed over when the database transaction commits (nothing is sent for
 work that rolled back) and delivered by a background thread
-(``SEND_MAIL_IN_BACKGROUND``, on by default). A rendering or delivery error is
-logged, never raised.
+(``SEND_MAIL_IN_BACKGROUND``, on by default). Inside a request the background thread
+gets it only once the response is finished (Django's ``request_finished``, connected
+in ``receivers``), so that no mail work overlaps the answer: an endpoint that mails
+some callers and not others answers all of them in the same time. A rendering or
+delivery error is logged, never raised.
 """
 
 from __future__ import annotations
@@ -33,13 +36,19 @@ def render_message(template_prefix: str, to: str, context: dict) -> EmailMessage
     return EmailMessage(subject=" ".join(subject.split()), body=body, to=[to])
 
 
-def send_template_after_commit(template_prefix: str, to: str, context: dict) -> None:
+def send_template_after_commit(
+    template_prefix: str, to: str, context: dict, *, deliver: bool = True
+) -> None:
     """Mail ``secureauth/email/<prefix>_*.txt`` to ``to`` once the current transaction
     commits (nothing for work that rolled back). Rendering and delivery (the adapter's
     ``send_mail``) run in the background thread when SEND_MAIL_IN_BACKGROUND is on, so
     the request does the same work whether or not a mail goes out; a template or a
-    backend that fails is logged and fails neither the request nor its transaction."""
-    job = partial(_render_and_send, template_prefix, to, context)
+    backend that fails is logged and fails neither the request nor its transaction.
+
+    ``deliver=False`` is the stand-in for a message that must not go out (to an address
+    no account has): it is rendered and encoded as a backend would, then dropped, so
+    that not even the background work tells the two cases apart."""
+    job = partial(_render_and_send if deliver else _render_only, template_prefix, to, context)
     if app_settings.SEND_MAIL_IN_BACKGROUND:
         transaction.on_commit(partial(_in_background, job), robust=True)
     else:
@@ -58,8 +67,39 @@ def _render_and_send(template_prefix: str, to: str, context: dict) -> None:
         logger.exception("secureauth could not send mail %r", message.subject)
 
 
+def _render_only(template_prefix: str, to: str, context: dict) -> None:
+    try:
+        render_message(template_prefix, to, context).message()
+    except Exception:
+        logger.exception("secureauth could not render mail %r", template_prefix)
+
+
+#: Jobs of the request this thread is serving, handed over when its response is done
+#: (``jobs`` is None outside a request: a job is then handed over at once).
+_request_jobs = threading.local()
+
+
 def _in_background(job) -> None:
-    _pool().submit(_run_in_background, job)
+    jobs = getattr(_request_jobs, "jobs", None)
+    if jobs is None:
+        _pool().submit(_run_in_background, job)
+    else:
+        jobs.append(job)
+
+
+def hold_until_response(**kwargs) -> None:
+    """``request_started``: the mail of this request waits for its response (any left
+    behind by a request of this thread that never finished goes out now)."""
+    release_after_response()
+    _request_jobs.jobs = []
+
+
+def release_after_response(**kwargs) -> None:
+    """``request_finished``: the response is sent; hand this request's mail over."""
+    jobs = getattr(_request_jobs, "jobs", None)
+    _request_jobs.jobs = None
+    for job in jobs or ():
+        _pool().submit(_run_in_background, job)
 
 
 def _pool() -> ThreadPoolExecutor:

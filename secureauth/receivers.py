@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.signals import request_finished, request_started
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 from django.dispatch import receiver
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from . import session_cache
+from .mail import hold_until_response, release_after_response
 from .models import Account
 from .models.totp import SealedTOTPDevice
 from .models.users import VerifiedEmail
+
+# Background mail of a request goes out after its response (secureauth.mail).
+request_started.connect(hold_until_response, dispatch_uid="secureauth.mail.hold")
+request_finished.connect(release_after_response, dispatch_uid="secureauth.mail.release")
 
 
 @receiver(post_save, sender=get_user_model(), dispatch_uid="secureauth.sync_email_key")

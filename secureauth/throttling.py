@@ -322,3 +322,10 @@ def enforce_rate(request, scope: str, value: str) -> None:
     usage = _guard(count, None)
     if usage is not None and usage["should_limit"]:
         raise RateLimited(retry_after=max(1, usage["time_left"]))
+
+
+def enforce_key_rate(scope: str, key: str) -> None:
+    """``enforce_rate`` on a key that is not a client IP (an address, an account), for a
+    service that has no request at hand: django-ratelimit needs the request only to
+    compute the key and match the method, and here the key is given for every method."""
+    enforce_rate(None, scope, key)

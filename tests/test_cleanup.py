@@ -13,6 +13,7 @@ from django.utils import timezone
 from secureauth.constants import RevokeReason
 from secureauth.models import (
     AuditEvent,
+    MagicLink,
     MFAChallenge,
     RefreshToken,
     Session,
@@ -85,6 +86,13 @@ def world(user):
     WebAuthnChallenge.objects.create(
         purpose="register", user=user, challenge=b"z" * 32, expires_at=now + DAY, used_at=now
     )
+    pending_link = MagicLink.objects.create(
+        user=user, address_digest="d" * 64, token_hash="e" * 64, expires_at=now + DAY
+    )
+    MagicLink.objects.create(address_digest="d" * 64, token_hash="f" * 64, expires_at=now - DAY)
+    MagicLink.objects.create(
+        user=user, address_digest="d" * 64, token_hash="0" * 64, expires_at=now + DAY, used_at=now
+    )
     return {
         "live": live,
         "old_token": old_token,
@@ -94,6 +102,7 @@ def world(user):
         "kept_event": kept_event,
         "pending_mfa": pending_mfa,
         "pending_webauthn": pending_webauthn,
+        "pending_link": pending_link,
     }
 
 
@@ -103,6 +112,7 @@ EXPECTED = {
     "mfa_challenges": 2,
     "webauthn_challenges": 2,
     "audit_events": 1,
+    "magic_links": 2,  # one expired, one used
 }
 
 
@@ -118,6 +128,7 @@ def test_cleanup_deletes_dead_rows_and_keeps_live_ones(world):
     assert RefreshToken.objects.filter(session=world["recently_revoked"]).count() == 1
     assert list(MFAChallenge.objects.all()) == [world["pending_mfa"]]
     assert list(WebAuthnChallenge.objects.all()) == [world["pending_webauthn"]]
+    assert list(MagicLink.objects.all()) == [world["pending_link"]]
     # The recent event survives the deletion of its session (the link is cleared).
     kept = AuditEvent.objects.get()
     assert kept.pk == world["kept_event"].pk and kept.session_id is None
@@ -126,7 +137,14 @@ def test_cleanup_deletes_dead_rows_and_keeps_live_ones(world):
 def test_dry_run_counts_without_deleting(world):
     before = {
         model: model.objects.count()
-        for model in (Session, RefreshToken, MFAChallenge, WebAuthnChallenge, AuditEvent)
+        for model in (
+            Session,
+            RefreshToken,
+            MFAChallenge,
+            WebAuthnChallenge,
+            AuditEvent,
+            MagicLink,
+        )
     }
     report = cleanup(dry_run=True)
     assert dict(report.items()) == EXPECTED

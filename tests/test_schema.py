@@ -70,6 +70,8 @@ OPERATION_IDS = {
     "POST /auth/email/verify/": "verify_email",
     "POST /auth/email/verify/resend/": "resend_verification_email",
     "POST /auth/reauthenticate/": "reauthenticate",
+    "POST /auth/magic-link/": "request_magic_link",
+    "POST /auth/magic-link/confirm/": "confirm_magic_link",
     "POST /auth/mfa/totp/setup/": "begin_totp_setup",
     "POST /auth/mfa/totp/confirm/": "confirm_totp",
     "POST /auth/mfa/verify/": "verify_mfa",

@@ -1,4 +1,5 @@
-"""Read-only security tables: audit events, passkeys, MFA challenges, verified emails."""
+"""Read-only security tables: audit events, passkeys, MFA challenges, email sign-in
+links, verified emails."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.contrib import admin
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ..models import AuditEvent, MFAChallenge, Passkey, VerifiedEmail
+from ..models import AuditEvent, MagicLink, MFAChallenge, Passkey, VerifiedEmail
 from .base import (
     USER_EMAIL,
     EventFilter,
@@ -66,6 +67,16 @@ class MFAChallengeAdmin(ReadOnlyAdmin):
         "attempts",
         "used_at",
     )
+
+
+@admin.register(MagicLink)
+class MagicLinkAdmin(ReadOnlyAdmin):
+    """Links mailed to addresses no active account has (the stand-ins) have no user."""
+
+    list_display = ("user", "created_at", "expires_at", "used_at")
+    list_select_related = ("user",)
+    search_fields = (USER_EMAIL,)
+    fields = ("user", "device_name", "credential_epoch", "created_at", "expires_at", "used_at")
 
 
 @admin.register(VerifiedEmail)

@@ -3,6 +3,7 @@ from django.urls import path, re_path
 from .views import account as account_views
 from .views import audit as audit_views
 from .views import auth, keys, sessions
+from .views import magic_links as magic_link_views
 from .views import mfa as mfa_views
 from .views import passkeys as passkey_views
 from .views import social as social_views
@@ -66,6 +67,12 @@ urlpatterns = [
         "email/verify/resend/",
         account_views.EmailVerifyResendView.as_view(),
         name="email-verify-resend",
+    ),
+    path("magic-link/", magic_link_views.MagicLinkRequestView.as_view(), name="magic-link"),
+    path(
+        "magic-link/confirm/",
+        magic_link_views.MagicLinkConfirmView.as_view(),
+        name="magic-link-confirm",
     ),
     path("mfa/totp/setup/", mfa_views.TOTPSetupView.as_view(), name="mfa-totp-setup"),
     path("mfa/totp/confirm/", mfa_views.TOTPConfirmView.as_view(), name="mfa-totp-confirm"),

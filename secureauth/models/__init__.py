@@ -1,6 +1,7 @@
 from .accounts import Account
 from .audit import AuditEvent
 from .challenges import MFAChallenge
+from .magic_links import MagicLink
 from .passkeys import Passkey, WebAuthnChallenge
 from .sessions import Session
 from .tokens import RefreshToken
@@ -10,6 +11,7 @@ from .users import VerifiedEmail
 __all__ = [
     "Account",
     "AuditEvent",
+    "MagicLink",
     "MFAChallenge",
     "Passkey",
     "RefreshToken",

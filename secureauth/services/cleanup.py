@@ -18,7 +18,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import app_settings
-from ..models import AuditEvent, MFAChallenge, RefreshToken, Session, WebAuthnChallenge
+from ..models import (
+    AuditEvent,
+    MagicLink,
+    MFAChallenge,
+    RefreshToken,
+    Session,
+    WebAuthnChallenge,
+)
 
 
 @dataclass
@@ -30,6 +37,7 @@ class CleanupReport:
     mfa_challenges: int = 0
     webauthn_challenges: int = 0
     audit_events: int = 0
+    magic_links: int = 0
 
     def items(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
@@ -78,6 +86,11 @@ def purgeable_mfa_challenges(cut: Cutoffs) -> models.QuerySet[MFAChallenge]:
 def purgeable_webauthn_challenges(cut: Cutoffs) -> models.QuerySet[WebAuthnChallenge]:
     """WebAuthn challenges already spent or past their expiry."""
     return WebAuthnChallenge.objects.expired(cut.now)
+
+
+def purgeable_magic_links(cut: Cutoffs) -> models.QuerySet[MagicLink]:
+    """Email sign-in links used, voided or expired."""
+    return MagicLink.objects.purgeable(cut.now)
 
 
 def purgeable_audit_events(cut: Cutoffs) -> models.QuerySet[AuditEvent]:
@@ -152,6 +165,7 @@ def _would_delete(cut: Cutoffs) -> CleanupReport:
         mfa_challenges=purgeable_mfa_challenges(cut).count(),
         webauthn_challenges=purgeable_webauthn_challenges(cut).count(),
         audit_events=purgeable_audit_events(cut).count(),
+        magic_links=purgeable_magic_links(cut).count(),
     )
 
 
@@ -182,6 +196,7 @@ def cleanup(
         purgeable_mfa_challenges(cut),
         purgeable_webauthn_challenges(cut),
         purgeable_audit_events(cut),
+        purgeable_magic_links(cut),
     ):
         _add(counts, delete_in_batches(queryset, size))
     return CleanupReport(
@@ -190,4 +205,5 @@ def cleanup(
         mfa_challenges=_count(counts, MFAChallenge),
         webauthn_challenges=_count(counts, WebAuthnChallenge),
         audit_events=_count(counts, AuditEvent),
+        magic_links=_count(counts, MagicLink),
     )

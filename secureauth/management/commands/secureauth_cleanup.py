@@ -12,13 +12,15 @@ LABELS = {
     "mfa_challenges": "MFA challenges",
     "webauthn_challenges": "WebAuthn challenges",
     "audit_events": "audit events",
+    "magic_links": "email sign-in links",
 }
 
 
 class Command(BaseCommand):
     help = (
         "Delete refresh tokens and sessions dead for longer than CLEANUP_RETENTION, spent or "
-        "expired MFA/WebAuthn challenges, and audit events older than AUDIT_RETENTION_DAYS. "
+        "expired MFA/WebAuthn challenges and email sign-in links, and audit events older than "
+        "AUDIT_RETENTION_DAYS. "
         "Deletes in primary-key batches; safe to run while the service takes traffic."
     )
 
