@@ -29,6 +29,9 @@ DURATIONS = {
     "NEW_DEVICE_WINDOW",
     "SESSION_REPORT_LINK_LIFETIME",
     "REAUTH_MAX_AGE",
+    "DPOP_PROOF_MAX_AGE",
+    "DPOP_CLOCK_SKEW",
+    "DPOP_NONCE_LIFETIME",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -85,6 +88,14 @@ DEFAULTS: dict[str, Any] = {
     "FRONTEND_URL": "http://localhost:3000",
     "PASSWORD_RESET_URL": "{frontend}/reset-password?uid={uid}&token={token}",
     "EMAIL_VERIFY_URL": "{frontend}/verify-email?uid={uid}&token={token}",
+    # Sender-constrained tokens (DPoP, RFC 9449)
+    "DPOP_REQUIRED": False,  # sign-ins without a DPoP proof are refused
+    "DPOP_ALGORITHMS": ["ES256", "EdDSA", "RS256", "PS256"],  # asymmetric only
+    "DPOP_PROOF_MAX_AGE": timedelta(seconds=300),  # a proof's iat window (and jti memory)
+    "DPOP_CLOCK_SKEW": timedelta(seconds=5),  # how far in the future a proof's iat may be
+    "DPOP_NONCE": False,  # proofs must carry a server nonce (DPoP-Nonce header)
+    "DPOP_NONCE_LIFETIME": timedelta(minutes=5),
+    "DPOP_CACHE": "default",  # cache alias remembering proofs' jti (shared by all processes)
     # Re-authentication
     "REAUTH_MAX_AGE": timedelta(seconds=300),
     # MFA and passkeys

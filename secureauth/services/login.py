@@ -109,6 +109,8 @@ def complete_sign_in(
     changed since (password changed or reset, a second factor added), no session is
     opened. The user's account row is locked, so a change committing meanwhile either
     happens first (and is seen here) or after (and revokes this session)."""
+    if client.dpop_jkt:
+        detail["dpop_jkt"] = client.dpop_jkt
     with transaction.atomic():
         account = Account.objects.lock(user)
         stale = credential_epoch is not None and account.credential_epoch != credential_epoch

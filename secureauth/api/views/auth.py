@@ -103,7 +103,7 @@ class LoginView(PublicView):
         outcome = sign_in_with_password(
             data["email"],
             data["password"],
-            self.client(request, data["device_name"]),
+            self.sign_in_client(request, data["device_name"]),
         )
         return sign_in_response(request, outcome)
 
@@ -157,7 +157,7 @@ class RefreshView(PublicView):
                     "Send the X-SecureAuth-Cookie: 1 header to refresh from the cookie."
                 )
             from_cookie = True
-        issued = rotate_refresh_token(token, self.client(request))
+        issued = rotate_refresh_token(token, self.sign_in_client(request))
         return token_response(request, issued, cookie=from_cookie)
 
 

@@ -148,7 +148,7 @@ class MFAVerifyView(PublicView):
             data["mfa_token"],
             code=data["code"],
             recovery_code=data["recovery_code"],
-            client=self.client(request),
+            client=self.sign_in_client(request),
         )
         return token_response(request, issued)
 

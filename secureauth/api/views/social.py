@@ -112,7 +112,7 @@ class SocialLoginView(PublicView):
             outcome = sign_in_with_provider(
                 backend,
                 _credentials(data),
-                self.client(request, data["device_name"]),
+                self.sign_in_client(request, data["device_name"]),
             )
         return sign_in_response(request, outcome)
 
