@@ -18,6 +18,8 @@ from tests.conftest import PASSWORD, bearer, secureauth_settings
 from tests.dpop_keys import DPoPKey
 from tests.test_mfa import Authenticator, enable_totp
 from tests.test_passkeys import add_passkey, begin_login, complete_login
+from tests.test_social import URL as SOCIAL_URL
+from tests.test_social import _provider_server, authorize, oidc  # noqa: F401 (fixtures)
 from tests.webauthn_authenticator import SoftwareAuthenticator
 
 BASE = "http://testserver"
@@ -182,6 +184,18 @@ def test_passkey_login_binds_the_session(signed_in, user, key):
     assert again.status_code == 200, again.content
     assert again.json()["token_type"] == "DPoP"
     assert claims(again.json())["cnf"]["jkt"] == key.jkt
+
+
+def test_social_login_binds_the_session(api, db, oidc, key):  # noqa: F811
+    oidc.add_user("erin", email="erin@example.com", email_verified=True)
+    response = post(api, SOCIAL_URL, authorize(oidc, "erin"), key)
+    assert response.status_code == 200, response.content
+    tokens = response.json()
+    assert tokens["token_type"] == "DPoP" and claims(tokens)["cnf"]["jkt"] == key.jkt
+    event = AuditEvent.objects.filter(event="social_login").latest("created_at")
+    assert event.detail["dpop_jkt"] == key.jkt
+    refused = post(api, SOCIAL_URL, authorize(oidc, "erin"), HTTP_DPOP="not-a-proof")
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_dpop_proof")
 
 
 def test_reauthentication_keeps_the_binding(bound, key):
