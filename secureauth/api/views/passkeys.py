@@ -15,6 +15,8 @@ from ...schema import (
     BEARER,
     BODY,
     COOKIE_MODE,
+    DPOP_HEADERS,
+    DPOP_SIGN_IN,
     ERROR_HEADERS,
     OPTIONAL_BEARER,
     RATE_LIMITED,
@@ -241,9 +243,10 @@ class PasskeyLoginCompleteView(OptionalBearerMixin, PublicView):
                     ],
                 },
                 RATE_LIMITED,
+                DPOP_SIGN_IN,
             ),
         },
-        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        parameters=[COOKIE_MODE, *DPOP_HEADERS, *ERROR_HEADERS],
         tags=TAGS,
     )
     def post(self, request):
