@@ -469,3 +469,24 @@ def test_nonces_rotate_and_the_previous_one_stays_valid(settings):
         assert current in dpop_service.accepted_nonces(now + 60)
         assert current not in dpop_service.accepted_nonces(now + 120)
     assert dpop_service.current_nonce(now) is None
+
+
+# -- system checks ----------------------------------------------------------------------
+
+
+def test_system_check_of_the_dpop_settings(settings):
+    from secureauth.checks import check_dpop_settings
+
+    assert check_dpop_settings(None) == []
+    with secureauth_settings(DPOP_ALGORITHMS=["ES256", "HS256"]):
+        assert [m.id for m in check_dpop_settings(None)] == ["secureauth.E070"]
+    with secureauth_settings(DPOP_ALGORITHMS=[]):
+        assert [m.id for m in check_dpop_settings(None)] == ["secureauth.E070"]
+    with secureauth_settings(DPOP_CACHE="nowhere"):
+        assert [m.id for m in check_dpop_settings(None)] == ["secureauth.E070"]
+    settings.CACHES = {
+        **settings.CACHES,
+        "dummy": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"},
+    }
+    with secureauth_settings(DPOP_CACHE="dummy"):
+        assert [m.id for m in check_dpop_settings(None)] == ["secureauth.W070"]
