@@ -201,7 +201,12 @@ def _b64(data: dict | bytes) -> str:
         ("x" * 9000, "too long"),
         ("not-a-jwt", "not a JWT"),
         ("a.b", "not a JWT"),
-        (_b64(b"\xff\xfe") + ".e30.sig", "not a JWT"),
+        (_b64(b"\xff\xfe") + ".e30.sig", "not JSON"),
+        ("e30.e30.sig", "typ"),
+        ("bm90IGpzb24.e30.sig", "not JSON"),
+        ("W10.e30.sig", "not a JWT"),  # a header that is not an object
+        ("e30=.e30.sig", "not a JWT"),  # padded
+        ("e30.e30.e30.e30", "not a JWT"),
     ],
 )
 def test_malformed_proofs(proof, reason):
@@ -276,6 +281,23 @@ def test_signature_must_verify_with_the_jwk():
     header, payload, signature = key.proof("GET", URL).split(".")
     tampered = _b64({"jti": "x", "htm": "POST", "htu": URL, "iat": int(time.time())})
     refused(f"{header}.{tampered}.{signature}", "signature")
+
+
+def test_signature_segment_must_be_base64url():
+    header, payload, _ = DPoPKey().proof("GET", URL).split(".")
+    for signature in ("a", "a+b/", "abcde", ""):
+        refused(f"{header}.{payload}.{signature}", "", now=time.time())
+
+
+def test_critical_header_extensions_are_refused():
+    key = DPoPKey()
+    proof = jwt.encode(
+        {"jti": "1", "htm": "GET", "htu": URL, "iat": int(time.time())},
+        key.private_key,
+        algorithm="ES256",
+        headers={"typ": "dpop+jwt", "jwk": key.public_jwk, "crit": ["exp"], "exp": 1},
+    )
+    refused(proof, "critical")
 
 
 def test_payload_must_be_an_object():
