@@ -378,6 +378,16 @@ def test_refreshing_an_unbound_session_with_a_proof_binds_it(api, user, key):
     assert dpop_refresh(api, refreshed["refresh_token"], key).status_code == 200
 
 
+def test_grace_window_retry_after_the_first_refresh_bound_the_session(api, user, key):
+    tokens = post(api, LOGIN, {"email": user.email, "password": PASSWORD}).json()
+    first = dpop_refresh(api, tokens["refresh_token"], key).json()  # binds the session
+    refused = dpop_refresh(api, tokens["refresh_token"], None)
+    assert (refused.status_code, refused.json()["code"]) == (400, "invalid_dpop_proof")
+    retry = dpop_refresh(api, tokens["refresh_token"], key).json()
+    assert retry["refresh_token"] == first["refresh_token"]
+    assert retry["token_type"] == "DPoP" and claims(retry)["cnf"]["jkt"] == key.jkt
+
+
 def test_grace_window_retry_needs_the_key_too(bound, key):
     api, tokens = bound
     first = dpop_refresh(api, tokens["refresh_token"], key).json()

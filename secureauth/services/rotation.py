@@ -93,6 +93,9 @@ def _answer_retired(
         if child is not None and child.rotated_at is None and child.expires_at > now:
             child_plain = derive_child_token(presented, row.child_salt)
             if hash_token(child_plain) == child.token_hash:
+                if not session.dpop_jkt:  # the first refresh may have bound it meanwhile
+                    session.refresh_from_db(fields=["dpop_jkt"])
+                    check_key_binding(session.dpop_jkt, client.dpop_jkt)
                 return issue_tokens(session, user, child_plain, child, now)
     checkpoint("refresh.reuse_detected")
     report_reuse(row, client)
