@@ -10,11 +10,20 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
 from . import session_cache
-from .exceptions import SecureAuthError, SessionRevoked, TokenExpired, TokenInvalid
+from .api.dpop import proof_header, request_url
+from .exceptions import (
+    InvalidDPoPProof,
+    SecureAuthError,
+    ServiceUnavailable,
+    SessionRevoked,
+    TokenExpired,
+    TokenInvalid,
+)
 from .models import Session
 from .models.sessions import user_with_session_state
 from .models.users import SecurityState, attach_security_state
 from .races import checkpoint
+from .services.dpop import accept_proof
 from .tokens import decode_access_token
 
 if TYPE_CHECKING:
@@ -39,6 +48,7 @@ class SecureAuthAPIException(exceptions.APIException):
         self.status_code = error.status_code
         challenge = getattr(error, "www_authenticate", None)
         self.auth_header = challenge or ("Bearer" if error.status_code == 401 else None)
+        self.dpop_nonce = getattr(error, "nonce", None)
 
 
 class AccessToken:
@@ -123,16 +133,43 @@ def _check_session_state(row: Any, claims: dict[str, Any], now: datetime) -> Use
     return row
 
 
+def verify_request_proof(request: Request, scheme: bytes, token: str, claims: dict) -> None:
+    """RFC 9449 §7: a token bound to a DPoP key (``cnf.jkt``) is accepted only as
+    ``Authorization: DPoP <token>`` with a proof by that key for this very request
+    (``htm``, ``htu``, ``ath``, a fresh ``iat``, an unseen ``jti``: a cache call, no
+    query); the ``DPoP`` scheme only with a bound token. 401 ``invalid_dpop_proof``."""
+    cnf = claims.get("cnf")
+    jkt = cnf.get("jkt") if isinstance(cnf, dict) else None
+    if scheme == b"bearer" and jkt is None:
+        return
+    try:
+        if scheme == b"bearer":
+            raise InvalidDPoPProof("This access token is DPoP-bound: send it as DPoP with a proof.")
+        if not isinstance(jkt, str):
+            raise InvalidDPoPProof("This access token is not DPoP-bound: send it as Bearer.")
+        accept_proof(
+            proof_header(request),
+            method=request.method or "",
+            url=request_url(request),
+            access_token=token,
+            expected_jkt=jkt,
+        )
+    except InvalidDPoPProof as error:
+        raise error.on_resource()
+
+
 class AccessTokenAuthentication(BaseAuthentication):
-    """``Authorization: Bearer <access token>``: one query per request, none when the
-    shared session cache holds the session. A view whose ``loads_security_state`` is
-    True gets the user's SecurityState without another query."""
+    """``Authorization: Bearer <access token>``, or ``DPoP <access token>`` with its proof
+    for a DPoP-bound token: one query per request, none when the shared session cache
+    holds the session. A view whose ``loads_security_state`` is True gets the user's
+    SecurityState without another query."""
 
     keyword = b"bearer"
+    schemes = (b"bearer", b"dpop")
 
     def authenticate(self, request: Request) -> tuple[UserType, AccessToken] | None:
         parts = get_authorization_header(request).split()
-        if not parts or parts[0].lower() != self.keyword:
+        if not parts or parts[0].lower() not in self.schemes:
             return None
         if len(parts) != 2:
             raise AuthenticationError(TokenInvalid("Malformed Authorization header."))
@@ -140,9 +177,13 @@ class AccessTokenAuthentication(BaseAuthentication):
             token = parts[1].decode("ascii")
             view = (getattr(request, "parser_context", None) or {}).get("view")
             wanted = bool(getattr(view, "loads_security_state", False))
-            return authenticate_access_token(token, with_security_state=wanted)
+            user, access = authenticate_access_token(token, with_security_state=wanted)
+            verify_request_proof(request, parts[0].lower(), token, access.claims)
+            return user, access
         except UnicodeDecodeError:
             raise AuthenticationError(TokenInvalid("Malformed Authorization header."))
+        except (InvalidDPoPProof, ServiceUnavailable) as error:
+            raise SecureAuthAPIException(error)
         except SecureAuthError as error:
             raise AuthenticationError(error)
 

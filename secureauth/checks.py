@@ -137,6 +137,32 @@ def check_mfa_encryption_keys_deploy(app_configs, **kwargs) -> list[CheckMessage
     return []
 
 
+@register(Tags.caches, Tags.security)
+def check_dpop_settings(app_configs, **kwargs) -> list[CheckMessage]:
+    """DPoP proofs need a real cache for their ``jti`` and asymmetric algorithms only."""
+    from .conf import app_settings
+    from .dpop import SUPPORTED_ALGORITHMS
+
+    alias, algorithms = app_settings.DPOP_CACHE, app_settings.DPOP_ALGORITHMS
+    unusable = [alg for alg in algorithms if alg not in SUPPORTED_ALGORITHMS]
+    if alias not in settings.CACHES or not algorithms or unusable:
+        message = (
+            f"SECUREAUTH['DPOP_CACHE'] '{alias}' is not in CACHES."
+            if alias not in settings.CACHES
+            else f"SECUREAUTH['DPOP_ALGORITHMS'] must name asymmetric JWS algorithms among "
+            f"{', '.join(sorted(SUPPORTED_ALGORITHMS))}; not {unusable or 'none'}."
+        )
+        return [Error(message, id="secureauth.E080")]
+    if str(settings.CACHES[alias].get("BACKEND", "")).endswith("DummyCache"):
+        return [
+            Warning(
+                f"SecureAuth DPoP cache '{alias}' is a DummyCache: a DPoP proof can be replayed.",
+                id="secureauth.W080",
+            )
+        ]
+    return []
+
+
 # --- the user model ----------------------------------------------------------------
 
 

@@ -51,6 +51,8 @@ class ClientInfo:
     ip: str | None = None
     user_agent: str = ""
     device_name: str = ""
+    #: RFC 7638 thumbprint of the key of a verified DPoP proof sent with a sign-in
+    dpop_jkt: str | None = None
 
 
 # "[v6]" or "v4", then an optional ":port" (ASCII digits); anything else is a bare address.

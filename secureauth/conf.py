@@ -31,6 +31,9 @@ DURATIONS = {
     "SESSION_REPORT_LINK_LIFETIME",
     "REAUTH_MAX_AGE",
     "MAGIC_LINK_LIFETIME",
+    "DPOP_PROOF_MAX_AGE",
+    "DPOP_CLOCK_SKEW",
+    "DPOP_NONCE_LIFETIME",
 }
 
 DEFAULTS: dict[str, Any] = {
@@ -93,6 +96,14 @@ DEFAULTS: dict[str, Any] = {
     # Email sign-in links
     "MAGIC_LINK_LIFETIME": timedelta(minutes=15),
     "MAGIC_LINK_URL": "{frontend}/magic-link?token={token}",
+    # Sender-constrained tokens (DPoP, RFC 9449)
+    "DPOP_REQUIRED": False,  # sign-ins without a DPoP proof are refused
+    "DPOP_ALGORITHMS": ["ES256", "EdDSA", "RS256", "PS256"],  # asymmetric only
+    "DPOP_PROOF_MAX_AGE": timedelta(seconds=300),  # a proof's iat window (and jti memory)
+    "DPOP_CLOCK_SKEW": timedelta(seconds=5),  # how far in the future a proof's iat may be
+    "DPOP_NONCE": False,  # proofs must carry a server nonce (DPoP-Nonce header)
+    "DPOP_NONCE_LIFETIME": timedelta(minutes=5),
+    "DPOP_CACHE": "default",  # cache alias remembering proofs' jti (shared by all processes)
     # Re-authentication
     "REAUTH_MAX_AGE": timedelta(seconds=300),
     # MFA and passkeys

@@ -165,3 +165,33 @@ class MFAUnavailable(ServiceUnavailable):
     default_detail = (
         "Authenticator codes cannot be checked right now; use a recovery code or try again later."
     )
+
+
+class InvalidDPoPProof(SecureAuthError):
+    """A DPoP proof (RFC 9449) is missing where needed, malformed, or does not match.
+
+    400 on the endpoints that issue tokens (RFC 9449 §5); ``on_resource()`` makes the
+    401 with a ``DPoP`` challenge that any other request answers (§7.1). ``nonce``, when
+    set, goes out in the ``DPoP-Nonce`` header."""
+
+    status_code = 400
+    code = "invalid_dpop_proof"
+    default_detail = "The DPoP proof is invalid."
+
+    def __init__(self, detail: str | None = None, *, nonce: str | None = None) -> None:
+        super().__init__(detail)
+        self.nonce = nonce
+        self.www_authenticate: str | None = None
+
+    def on_resource(self) -> InvalidDPoPProof:
+        error = type(self)(self.detail, nonce=self.nonce)
+        error.status_code = 401
+        error.www_authenticate = f'DPoP error="{self.code}"'
+        return error
+
+
+class UseDPoPNonce(InvalidDPoPProof):
+    """The proof lacks the server's current nonce: retry with the one in ``DPoP-Nonce``."""
+
+    code = "use_dpop_nonce"
+    default_detail = "Send a DPoP proof with the server's nonce (DPoP-Nonce header)."

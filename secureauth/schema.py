@@ -30,16 +30,36 @@ from .api.serializers.errors import BAD_REQUEST, ErrorSerializer
 
 
 class AccessTokenScheme(OpenApiAuthenticationExtension):
+    """``Bearer <token>``, or (a DPoP-bound token) ``DPoP <token>`` with its proof."""
+
     target_class = "secureauth.authentication.AccessTokenAuthentication"
-    name = "BearerAuth"
+    name = ["BearerAuth", "DPoPAuth", "DPoPProof"]
+
+    def get_security_requirement(self, auto_schema):
+        return [{"BearerAuth": []}, {"DPoPAuth": [], "DPoPProof": []}]
 
     def get_security_definition(self, auto_schema):
-        return {
-            "type": "http",
-            "scheme": "bearer",
-            "bearerFormat": "JWT",
-            "description": "An access token from login/, refresh/ or another sign-in.",
-        }
+        return [
+            {
+                "type": "http",
+                "scheme": "bearer",
+                "bearerFormat": "JWT",
+                "description": "An access token from login/, refresh/ or another sign-in.",
+            },
+            {
+                "type": "http",
+                "scheme": "dpop",
+                "description": "A DPoP-bound access token (`token_type: DPoP`, RFC 9449), "
+                "sent as `Authorization: DPoP <token>` with the DPoP proof of the request.",
+            },
+            {
+                "type": "apiKey",
+                "in": "header",
+                "name": "DPoP",
+                "description": "The DPoP proof JWT of this request (RFC 9449 §4): `htm` and "
+                "`htu` of the request, `ath` of the access token, a fresh `iat` and `jti`.",
+            },
+        ]
 
 
 #: The messages of DRF's field errors: a list of strings per field.
@@ -89,6 +109,10 @@ MEANINGS: dict[str, str] = {
     "request_too_large": "the body is larger than MAX_REQUEST_BYTES",
     "service_unavailable": "the database, the cache or the provider is unreachable: "
     "retry later (after `Retry-After` seconds when given)",
+    "invalid_dpop_proof": "the DPoP proof is missing, malformed, already used, not for "
+    "this request, or not by the key the token is bound to (RFC 9449)",
+    "use_dpop_nonce": "DPOP_NONCE is on: sign the proof again with the nonce of the "
+    "`DPoP-Nonce` header (RFC 9449 §8)",
 }
 
 #: A typical ``detail`` per code, for the examples.
@@ -111,6 +135,8 @@ DETAILS: dict[str, str] = {
         exceptions.AccountExists,
         exceptions.RateLimited,
         exceptions.ServiceUnavailable,
+        exceptions.InvalidDPoPProof,
+        exceptions.UseDPoPNonce,
     )
 } | {"request_too_large": "Request body is too large."}
 
@@ -125,6 +151,21 @@ BEARER: ErrorCodes = {
 }
 #: A sent access token must be valid, though none is needed.
 OPTIONAL_BEARER: ErrorCodes = {401: ["token_invalid", "token_expired", "session_revoked"]}
+#: A DPoP-bound access token needs its proof (RFC 9449 §7), answered with a DPoP challenge:
+#: ``errors()`` adds these wherever an access token is taken (BEARER, OPTIONAL_BEARER).
+DPOP_TOKEN: ErrorCodes = {401: ["invalid_dpop_proof", "use_dpop_nonce"]}
+#: A sign-in or refresh/ with a ``DPoP`` header (RFC 9449 §5): 400, as at a token endpoint.
+DPOP_SIGN_IN: ErrorCodes = {
+    400: [
+        (
+            "invalid_dpop_proof",
+            "the DPoP proof is malformed, already used or not for this request; for a "
+            "refresh token bound to a key, the proof is missing or by another key",
+        ),
+        "use_dpop_nonce",
+        ("invalid", "DPOP_REQUIRED is on and the request has no DPoP proof"),
+    ]
+}
 #: The operation needs a recent proof of the user (``IsRecentlyAuthenticated``).
 RECENT_AUTH: ErrorCodes = {401: ["reauthentication_required"]}
 #: The operation needs a verified email (``HasVerifiedEmail``).
@@ -152,9 +193,30 @@ ERROR_HEADERS = [
         OpenApiParameter.HEADER,
         response=[401],
         description="`Bearer`; for `reauthentication_required`, `Bearer error="
-        '"insufficient_user_authentication", max_age=<REAUTH_MAX_AGE seconds>` (RFC 9470).',
+        '"insufficient_user_authentication", max_age=<REAUTH_MAX_AGE seconds>` (RFC 9470); '
+        'for `invalid_dpop_proof` and `use_dpop_nonce`, `DPoP error="<code>"` (RFC 9449).',
     ),
 ]
+
+#: The ``DPoP`` proof a sign-in or refresh/ may send, binding the tokens to its key.
+DPOP_PROOF = OpenApiParameter(
+    "DPoP",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="A DPoP proof JWT (RFC 9449 §4) for this request: the tokens are bound to "
+    "its key (`token_type: DPoP`, `cnf.jkt` in the access token) and refreshing them needs "
+    "a proof by the same key. Required when DPOP_REQUIRED is on.",
+)
+#: The server nonce (DPOP_NONCE on) that proofs must carry.
+DPOP_NONCE = OpenApiParameter(
+    "DPoP-Nonce",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    response=[200, 400],
+    description="With DPOP_NONCE on: the nonce the next DPoP proofs must carry.",
+)
+#: The headers of an operation that issues tokens.
+DPOP_HEADERS = [DPOP_PROOF, DPOP_NONCE]
 
 #: Cookie mode asked for by the client (API.md "Token response").
 COOKIE_MODE = OpenApiParameter(
@@ -216,5 +278,6 @@ def errors(*groups: ErrorCodes) -> dict[int, OpenApiResponse]:
     """The error responses of an operation, from groups of codes by status (merged, in
     order), and 503 ``service_unavailable``: an operation that touches neither the
     database nor the cache (the key set) has no error response."""
-    merged = _merge([*groups, UNAVAILABLE])
+    takes_token = any(group is BEARER or group is OPTIONAL_BEARER for group in groups)
+    merged = _merge([*groups, *([DPOP_TOKEN] if takes_token else []), UNAVAILABLE])
     return {status: _error_response(status, merged[status]) for status in sorted(merged)}

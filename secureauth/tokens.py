@@ -156,8 +156,10 @@ def encode_access_token(
     auth_time: datetime,
     extra_claims: dict[str, Any] | None = None,
     now: datetime | None = None,
+    dpop_jkt: str | None = None,
 ) -> tuple[str, int]:
-    """Sign an access token for a session; returns (token, lifetime in seconds)."""
+    """Sign an access token for a session; returns (token, lifetime in seconds). With
+    ``dpop_jkt`` the token is bound to that DPoP key (``cnf.jkt``, RFC 9449 §6)."""
     now = now or timezone.now()
     lifetime = int(app_settings.ACCESS_TOKEN_LIFETIME.total_seconds())
     iat = int(now.timestamp())
@@ -176,6 +178,8 @@ def encode_access_token(
         "auth_time": int(auth_time.timestamp()),
         "token_type": "access",
     }
+    if dpop_jkt:
+        payload["cnf"] = {"jkt": dpop_jkt}
     key = keyset().signing
     token = jwt.encode(
         payload,

@@ -47,6 +47,7 @@ CONTRACT_CODES = {
     "email_unverified",
     "invalid_dpop_proof",
     "invalid",
+    "use_dpop_nonce",  # RFC 9449 §8, only with DPOP_NONCE on
     "request_too_large",
     "service_unavailable",
 }
@@ -227,16 +228,35 @@ def test_bearer_security_scheme(schema):
     }
 
 
+def test_dpop_security_schemes(schema):
+    schemes = schema["components"]["securitySchemes"]
+    assert schemes["DPoPAuth"]["type"] == "http" and schemes["DPoPAuth"]["scheme"] == "dpop"
+    assert schemes["DPoPProof"]["type"] == "apiKey"
+    assert (schemes["DPoPProof"]["in"], schemes["DPoPProof"]["name"]) == ("header", "DPoP")
+
+
+def test_sign_ins_document_the_dpop_header_and_its_errors(schema):
+    sign_ins = {"login", "refresh", "verify_mfa", "complete_passkey_login", "social_login"}
+    for label, _, _, operation in operations(schema):
+        headers = {p["name"] for p in operation.get("parameters", []) if p["in"] == "header"}
+        if operation["operationId"] in sign_ins:
+            assert "DPoP" in headers, label
+            assert {"invalid_dpop_proof", "use_dpop_nonce"} <= error_codes(operation, 400), label
+        if {"BearerAuth": []} in operation.get("security", []):
+            assert "invalid_dpop_proof" in error_codes(operation, 401), label
+
+
 def test_operations_behind_the_token_carry_the_lock(schema):
     for label, path, _, operation in operations(schema):
         view = view_of(path)
         takes_token = AccessTokenAuthentication in view.authentication_classes
         public = AllowAny in view.permission_classes
         security = operation.get("security", [])
+        token = [{"BearerAuth": []}, {"DPoPAuth": [], "DPoPProof": []}]
         if takes_token and not public:
-            assert security == [{"BearerAuth": []}], label
+            assert security == token, label
         elif takes_token:  # a token is optional: a sign-in that can re-authenticate
-            assert security == [{"BearerAuth": []}, {}], label
+            assert security == [*token, {}], label
         else:
             assert security in ([], [{}]), label
             assert "401" not in operation["responses"] or not (

@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from ..exceptions import (
+    InvalidDPoPProof,
     RateLimited,
     ReauthenticationRequired,
     SecureAuthError,
@@ -77,6 +78,9 @@ def _from_drf(exc: exceptions.APIException) -> Response:
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         headers["WWW-Authenticate"] = auth_header
+    nonce = getattr(exc, "dpop_nonce", None)
+    if nonce:
+        headers["DPoP-Nonce"] = nonce
     wait = getattr(exc, "wait", None)
     if wait is not None:
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
@@ -100,8 +104,12 @@ def exception_handler(exc: Exception, context: dict[str, Any] | None) -> Respons
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, ReauthenticationRequired):
             headers["WWW-Authenticate"] = exc.www_authenticate
+        elif isinstance(exc, InvalidDPoPProof) and exc.www_authenticate:
+            headers["WWW-Authenticate"] = exc.www_authenticate
         elif exc.status_code == 401:
             headers["WWW-Authenticate"] = "Bearer"
+        if isinstance(exc, InvalidDPoPProof) and exc.nonce:
+            headers["DPoP-Nonce"] = exc.nonce
         return error_response(exc.detail, exc.code, exc.status_code, headers)
     set_rollback()
     if isinstance(exc, exceptions.APIException):

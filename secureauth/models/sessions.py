@@ -72,6 +72,10 @@ class SessionQuerySet(models.QuerySet["Session"]):
         """A refresh: the session was used now, from ``ip``."""
         self.filter(pk=session.pk).update(last_used_at=now, ip=ip)
 
+    def bind_dpop_key(self, session: Session, jkt: str) -> bool:
+        """Bind an unbound session's tokens to a DPoP key; False if it already has one."""
+        return bool(self.filter(pk=session.pk, dpop_jkt="").update(dpop_jkt=jkt))
+
     def renew_auth_time(self, session: Session, now: datetime) -> None:
         """The user proved a credential again in this session."""
         self.filter(pk=session.pk).update(auth_time=now)
@@ -133,6 +137,9 @@ class Session(models.Model):
     expires_at = models.DateTimeField(help_text="Absolute end of the session")
     revoked_at = models.DateTimeField(null=True, blank=True)
     revoked_reason = models.CharField(max_length=32, blank=True, choices=RevokeReason.choices)
+    dpop_jkt = models.CharField(
+        max_length=64, blank=True, default="", help_text="DPoP key the tokens are bound to"
+    )
 
     objects = SessionQuerySet.as_manager()
 

@@ -113,6 +113,8 @@ def complete_sign_in(
     happens first (and is seen here) or after (and revokes this session)."""
     device = get_adapter().parse_device(client.user_agent)
     since = timezone.now() - app_settings.NEW_DEVICE_WINDOW
+    if client.dpop_jkt:
+        detail["dpop_jkt"] = client.dpop_jkt
     with transaction.atomic():
         # The lock also tells whether the user signed in from this device kind lately.
         account = Account.objects.lock(

@@ -22,6 +22,7 @@ of the address, not the address.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from django.db import transaction
@@ -153,7 +154,7 @@ def confirm_magic_link(token: str, client: ClientInfo) -> IssuedTokens | Pending
         raise LinkTokenInvalid(INVALID_LINK)
     state = load_security_state(user)  # after the address was marked verified
     ensure_sign_in_allowed(user, client)
-    device = ClientInfo(ip=client.ip, user_agent=client.user_agent, device_name=link.device_name)
+    device = replace(client, device_name=link.device_name)  # and its DPoP key, if any
     epoch = link.credential_epoch
     if state.mfa_enabled:
         return start_challenge(user, device, amr=list(AMR), credential_epoch=epoch)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from base64 import b32encode
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote, urlencode
 
@@ -290,7 +290,9 @@ def verify_mfa_sign_in(
     load_security_state(user)
     issued = complete_sign_in(
         user,
-        challenge_client(challenge),
+        # The session opens for the device that passed the password, bound to the
+        # DPoP key of this request's proof (mfa/verify/ is a token endpoint).
+        replace(challenge_client(challenge), dpop_jkt=client.dpop_jkt),
         [*challenge.amr, "otp"],
         credential_epoch=challenge.credential_epoch,
     )

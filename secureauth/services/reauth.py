@@ -40,6 +40,7 @@ class Reauthenticated:
     access_token: str
     expires_in: int
     auth_time: datetime
+    token_type: str = "Bearer"  # "DPoP" when the session is bound to a DPoP key
 
 
 def max_age_seconds() -> int:
@@ -105,7 +106,7 @@ def renew_authentication(
     audit.record_event(
         Event.REAUTHENTICATED, user=user, session=session, client=client, method=method
     )
-    return Reauthenticated(access, lifetime, now)
+    return Reauthenticated(access, lifetime, now, "DPoP" if session.dpop_jkt else "Bearer")
 
 
 def reauthenticate(

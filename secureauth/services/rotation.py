@@ -17,6 +17,7 @@ from ..models import RefreshToken, Session
 from ..models.users import attach_security_state
 from ..races import checkpoint
 from . import audit
+from .dpop import check_key_binding
 from .sessions import IssuedTokens, issue_tokens, refresh_expiry, revoke_session
 
 
@@ -47,11 +48,17 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
     is theft and revokes the session, except the immediate parent of the
     session's current token inside the grace window, which gets that same child
     (derived from the parent by HMAC) back.
+
+    A session bound to a DPoP key is refreshed only with a proof by that key
+    (``client.dpop_jkt``), checked before anything else: without the key, a bound
+    token is of no use, not even to set off reuse detection. An unbound session
+    refreshed with a proof is bound to its key from then on.
     """
     now = timezone.now()
     row = find_refresh_token(presented)
     session, user = row.session, row.session.user
     _check_session(session, now)
+    check_key_binding(session.dpop_jkt, client.dpop_jkt)
     if row.rotated_at is None:
         if row.expires_at <= now:
             raise TokenExpired("Refresh token has expired; sign in again.")
@@ -67,6 +74,9 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
                 )
                 session.last_used_at, session.ip = now, client.ip or session.ip
                 Session.objects.record_use(session, now, session.ip)
+                if client.dpop_jkt and not session.dpop_jkt:
+                    Session.objects.bind_dpop_key(session, client.dpop_jkt)
+                    session.dpop_jkt = client.dpop_jkt
                 return issue_tokens(session, user, child_plain, child, now)
         row.refresh_from_db(fields=["rotated_at"])
     return _answer_retired(row, presented, client, now)
@@ -83,6 +93,9 @@ def _answer_retired(
         if child is not None and child.rotated_at is None and child.expires_at > now:
             child_plain = derive_child_token(presented, row.child_salt)
             if hash_token(child_plain) == child.token_hash:
+                if not session.dpop_jkt:  # the first refresh may have bound it meanwhile
+                    session.refresh_from_db(fields=["dpop_jkt"])
+                    check_key_binding(session.dpop_jkt, client.dpop_jkt)
                 return issue_tokens(session, user, child_plain, child, now)
     checkpoint("refresh.reuse_detected")
     report_reuse(row, client)

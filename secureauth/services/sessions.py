@@ -54,6 +54,7 @@ def issue_access_token(session: Session, user: UserType, now: datetime) -> tuple
         auth_time=session.auth_time,
         extra_claims=get_adapter().access_token_claims(user, session),
         now=now,
+        dpop_jkt=session.dpop_jkt or None,
     )
 
 
@@ -92,6 +93,7 @@ def start_session(
             created_at=now,
             last_used_at=now,
             expires_at=now + app_settings.SESSION_MAX_AGE,
+            dpop_jkt=client.dpop_jkt or "",
         )
         row = RefreshToken.objects.create(
             session=session,

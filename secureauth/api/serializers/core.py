@@ -69,7 +69,7 @@ def token_data(issued) -> dict:
     """The contract's token response for an ``IssuedTokens``."""
     return {
         "access_token": issued.access_token,
-        "token_type": "Bearer",
+        "token_type": "DPoP" if issued.session.dpop_jkt else "Bearer",
         "expires_in": issued.expires_in,
         "refresh_token": issued.refresh_token,
         "refresh_expires_in": issued.refresh_expires_in,
@@ -82,7 +82,7 @@ def reauthenticated_data(result) -> dict:
     """The answer of a re-authentication: a new access token for the same session."""
     return {
         "access_token": result.access_token,
-        "token_type": "Bearer",
+        "token_type": result.token_type,
         "expires_in": result.expires_in,
         "auth_time": iso8601(result.auth_time),
     }

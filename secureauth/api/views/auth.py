@@ -12,6 +12,8 @@ from ...schema import (
     BEARER,
     BODY,
     COOKIE_MODE,
+    DPOP_HEADERS,
+    DPOP_SIGN_IN,
     ERROR_HEADERS,
     RATE_LIMITED,
     errors,
@@ -92,9 +94,10 @@ class LoginView(PublicView):
                     ],
                 },
                 RATE_LIMITED,
+                DPOP_SIGN_IN,
             ),
         },
-        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        parameters=[COOKIE_MODE, *DPOP_HEADERS, *ERROR_HEADERS],
         auth=[],
         tags=["auth"],
     )
@@ -103,7 +106,7 @@ class LoginView(PublicView):
         outcome = sign_in_with_password(
             data["email"],
             data["password"],
-            self.client(request, data["device_name"]),
+            self.sign_in_client(request, data["device_name"]),
         )
         return sign_in_response(request, outcome)
 
@@ -116,7 +119,8 @@ class RefreshView(PublicView):
         summary="Exchange a refresh token for new tokens",
         description="Rotates the refresh token: the answer holds a new one and the one sent "
         "is retired. A retired token presented again after REFRESH_REUSE_GRACE_SECONDS is "
-        "taken as theft (401 `token_reused`): the whole session is revoked. In cookie mode "
+        "taken as theft (401 `token_reused`): the whole session is revoked. A refresh token "
+        "bound to a DPoP key needs a `DPoP` proof by that key. In cookie mode "
         "the token is read from the cookie, with the `X-SecureAuth-Cookie: 1` header.",
         request=RefreshSerializer,
         responses={
@@ -138,9 +142,10 @@ class RefreshView(PublicView):
                     ],
                 },
                 RATE_LIMITED,
+                DPOP_SIGN_IN,
             ),
         },
-        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        parameters=[COOKIE_MODE, *DPOP_HEADERS, *ERROR_HEADERS],
         auth=[],
         tags=["auth"],
     )
@@ -157,7 +162,7 @@ class RefreshView(PublicView):
                     "Send the X-SecureAuth-Cookie: 1 header to refresh from the cookie."
                 )
             from_cookie = True
-        issued = rotate_refresh_token(token, self.client(request))
+        issued = rotate_refresh_token(token, self.sign_in_client(request))
         return token_response(request, issued, cookie=from_cookie)
 
 

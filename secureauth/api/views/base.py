@@ -3,6 +3,8 @@ so the contract holds whatever the host project's REST_FRAMEWORK settings are.""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
@@ -14,6 +16,7 @@ from ...client import ClientInfo
 from ...exceptions import NotFound
 from ...throttling import enforce_rate
 from ..cookies import set_cookie, wants_cookie
+from ..dpop import add_nonce_header, sign_in_key
 from ..exception_handler import exception_handler
 from ..parsers import LimitedJSONParser, read_chunked_body
 from ..serializers import MFAChallengeSerializer
@@ -58,6 +61,11 @@ class SecureAuthView(APIView):
             device_name=device_name,
         )
 
+    def sign_in_client(self, request, device_name: str = "") -> ClientInfo:
+        """``client()`` for a view that issues tokens: with the key of the request's DPoP
+        proof (verified and spent), which the tokens are then bound to (RFC 9449 §5)."""
+        return replace(self.client(request, device_name), dpop_jkt=sign_in_key(request))
+
 
 class PublicView(SecureAuthView):
     """An endpoint for callers without an access token (an Authorization header is ignored)."""
@@ -81,13 +89,16 @@ def token_response(request, issued, *, status: int = 200, cookie: bool = False) 
         set_cookie(response, issued.refresh_token, issued.refresh_expires_in)
     else:
         response = Response(body, status=status)
+    add_nonce_header(response)
     return no_store(response)
 
 
 def sign_in_response(request, outcome) -> Response:
     """A login's answer: tokens, or the MFA challenge."""
     if hasattr(outcome, "mfa_token"):
-        return no_store(Response(MFAChallengeSerializer(outcome).data))
+        response = Response(MFAChallengeSerializer(outcome).data)
+        add_nonce_header(response)
+        return no_store(response)
     return token_response(request, outcome)
 
 

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 
-from ...schema import BODY, COOKIE_MODE, ERROR_HEADERS, RATE_LIMITED, errors
+from ...schema import (
+    BODY,
+    COOKIE_MODE,
+    DPOP_HEADERS,
+    DPOP_SIGN_IN,
+    ERROR_HEADERS,
+    RATE_LIMITED,
+    errors,
+)
 from ...services.magic_links import confirm_magic_link, request_magic_link
 from ..serializers.account import AcceptedSerializer
 from ..serializers.core import SignInResponse
@@ -48,7 +56,8 @@ class MagicLinkConfirmView(PublicView):
         '(`amr` is `["email"]`); a user with a second factor gets the MFA challenge '
         "instead, to finish at mfa/verify/. Using the link proves the email address. The "
         "link is void once used, past MAGIC_LINK_LIFETIME, after a newer link, and after a "
-        "credential change. Rate limited per client IP and per address.",
+        "credential change. With a `DPoP` proof the tokens are bound to its key. Rate limited "
+        "per client IP and per address.",
         request=MagicLinkConfirmSerializer,
         responses={
             200: SignInResponse,
@@ -66,13 +75,14 @@ class MagicLinkConfirmView(PublicView):
                     401: [("invalid_credentials", "the sign-in details changed meanwhile")],
                 },
                 RATE_LIMITED,
+                DPOP_SIGN_IN,
             ),
         },
-        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        parameters=[COOKIE_MODE, *DPOP_HEADERS, *ERROR_HEADERS],
         auth=[],
         tags=["auth"],
     )
     def post(self, request):
         data = self.validated(MagicLinkConfirmSerializer, request)
-        outcome = confirm_magic_link(data["token"], self.client(request))
+        outcome = confirm_magic_link(data["token"], self.sign_in_client(request))
         return sign_in_response(request, outcome)

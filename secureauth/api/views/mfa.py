@@ -12,6 +12,8 @@ from ...schema import (
     BEARER,
     BODY,
     COOKIE_MODE,
+    DPOP_HEADERS,
+    DPOP_SIGN_IN,
     ERROR_HEADERS,
     MFA_OFF,
     RATE_LIMITED,
@@ -136,9 +138,10 @@ class MFAVerifyView(PublicView):
                     ]
                 },
                 RATE_LIMITED,
+                DPOP_SIGN_IN,
             ),
         },
-        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        parameters=[COOKIE_MODE, *DPOP_HEADERS, *ERROR_HEADERS],
         auth=[],
         tags=["auth"],
     )
@@ -148,7 +151,7 @@ class MFAVerifyView(PublicView):
             data["mfa_token"],
             code=data["code"],
             recovery_code=data["recovery_code"],
-            client=self.client(request),
+            client=self.sign_in_client(request),
         )
         return token_response(request, issued)
 

@@ -15,6 +15,8 @@ from ...schema import (
     BEARER,
     BODY,
     COOKIE_MODE,
+    DPOP_HEADERS,
+    DPOP_SIGN_IN,
     ERROR_HEADERS,
     OPTIONAL_BEARER,
     RATE_LIMITED,
@@ -241,19 +243,24 @@ class PasskeyLoginCompleteView(OptionalBearerMixin, PublicView):
                     ],
                 },
                 RATE_LIMITED,
+                DPOP_SIGN_IN,
             ),
         },
-        parameters=[COOKIE_MODE, *ERROR_HEADERS],
+        parameters=[COOKIE_MODE, *DPOP_HEADERS, *ERROR_HEADERS],
         tags=TAGS,
     )
     def post(self, request):
         data = self.validated(PasskeyLoginCompleteSerializer, request)
         session = request.auth.session if request.auth is not None else None
+        # A sign-in binds its tokens to the DPoP key of its proof; a re-authentication's
+        # proof (if any) was the access token's, checked by the authentication already.
+        client = (
+            self.client(request, data["device_name"])
+            if session is not None
+            else self.sign_in_client(request, data["device_name"])
+        )
         outcome = sign_in_with_passkey(
-            data["challenge_id"],
-            data["credential"],
-            self.client(request, data["device_name"]),
-            reauthenticating=session,
+            data["challenge_id"], data["credential"], client, reauthenticating=session
         )
         if session is not None:
             return no_store(Response(ReauthenticatedSerializer(outcome).data))

@@ -16,6 +16,8 @@ from ...schema import (
     BEARER,
     BODY,
     COOKIE_MODE,
+    DPOP_HEADERS,
+    DPOP_SIGN_IN,
     ERROR_HEADERS,
     RATE_LIMITED,
     RECENT_AUTH,
@@ -100,9 +102,10 @@ class SocialLoginView(PublicView):
                     409: ["account_exists"],
                 },
                 RATE_LIMITED,
+                DPOP_SIGN_IN,
             ),
         },
-        parameters=[BACKEND, COOKIE_MODE, *ERROR_HEADERS],
+        parameters=[BACKEND, COOKIE_MODE, *DPOP_HEADERS, *ERROR_HEADERS],
         auth=[],
         tags=["social"],
     )
@@ -112,7 +115,7 @@ class SocialLoginView(PublicView):
             outcome = sign_in_with_provider(
                 backend,
                 _credentials(data),
-                self.client(request, data["device_name"]),
+                self.sign_in_client(request, data["device_name"]),
             )
         return sign_in_response(request, outcome)
 
