@@ -228,6 +228,7 @@ SECUREAUTH = {
         "ISSUER": os.environ.get("SECUREAUTH_ISSUER"),
         "AUDIENCE": os.environ.get("SECUREAUTH_AUDIENCE"),
         "NUM_PROXIES": int(os.environ.get("SECUREAUTH_NUM_PROXIES", "0")),
+        "RATE_LIMIT_FAIL_OPEN": env_bool("SECUREAUTH_RATE_LIMIT_FAIL_OPEN"),
         "REFRESH_TOKEN_COOKIE": env_bool("SECUREAUTH_REFRESH_TOKEN_COOKIE"),
         "REFRESH_COOKIE_SECURE": env_bool("SECUREAUTH_REFRESH_COOKIE_SECURE", True),
         "FRONTEND_URL": os.environ.get("SECUREAUTH_FRONTEND_URL"),
