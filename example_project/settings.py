@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database outage on any view (admin, API docs, the host's own) is a JSON 503.
+    "secureauth.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"

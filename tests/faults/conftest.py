@@ -158,7 +158,11 @@ class Client:
     def request(
         self, method: str, path: str, body: dict | None = None, *, timeout: float = 30, **headers
     ) -> Answer:
-        headers = {"Accept": "application/json", **headers}
+        """``X_Forwarded_For="..."`` sends the header ``X-Forwarded-For``."""
+        headers = {
+            "Accept": "application/json",
+            **{k.replace("_", "-"): v for k, v in headers.items()},
+        }
         if body is not None:
             headers["Content-Type"] = "application/json"
         if self.access_token:
@@ -182,8 +186,9 @@ class Client:
             parsed = raw.decode(errors="replace")
         return Answer(status, dict(answer_headers), parsed, seconds)
 
-    def login(self, email: str, password: str = PASSWORD) -> Answer:
-        answer = self.request("POST", "/auth/login/", {"email": email, "password": password})
+    def login(self, email: str, password: str = PASSWORD, **headers: str) -> Answer:
+        body = {"email": email, "password": password}
+        answer = self.request("POST", "/auth/login/", body, **headers)
         if answer.status == 200:
             self.access_token = answer.body["access_token"]
         return answer

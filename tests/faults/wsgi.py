@@ -1,8 +1,8 @@
 """The example service's WSGI application, for fault tests.
 
-With ``FAULTS_HOLD_AT=<checkpoint>`` and ``FAULTS_HOLD_FILE=<path>``, a worker that
-reaches that ``secureauth.races`` checkpoint writes its pid to the file and stops
-there, so a test can kill it at that exact point of a request.
+With ``FAULTS_HOLD_AT=<checkpoint>`` and ``FAULTS_HOLD_FILE=<path>`` (an empty file),
+the first request to reach that ``secureauth.races`` checkpoint writes its worker's
+pid to the file and stops there, so a test can kill the worker at that exact point.
 """
 
 from __future__ import annotations
@@ -20,7 +20,11 @@ application = get_wsgi_application()
 
 
 def _hold_here() -> None:
-    Path(os.environ["FAULTS_HOLD_FILE"]).write_text(str(os.getpid()))
+    """The first request to get here (in any worker) stops; later ones pass."""
+    marker = Path(os.environ["FAULTS_HOLD_FILE"])
+    if marker.read_text():
+        return
+    marker.write_text(str(os.getpid()))
     while True:  # until the test kills this worker
         time.sleep(1)
 
