@@ -1,4 +1,4 @@
-"""Fixtures of the fault tests: a private PostgreSQL per module (migrated, with users),
+"""Fixtures of the fault tests: a private PostgreSQL (migrated, with users),
 a private Redis per test, and the example service in real gunicorn processes on them.
 
 None of it touches the test run's own database or cache: these tests run the same on
@@ -66,7 +66,6 @@ def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, st
         "CONN_MAX_AGE": "60",
         "SECUREAUTH_VAR_DIR": var,
         "STATIC_ROOT": var,
-        "GUNICORN_ACCESSLOG": "",
         "SECUREAUTH_LOG_LEVEL": "CRITICAL",
         **extra,
     }
@@ -89,9 +88,10 @@ for email in {emails!r}:
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def postgres() -> Iterator[PrivatePostgres]:
-    """This module's PostgreSQL: migrated, with the USERS accounts."""
+    """The fault tests' PostgreSQL (one for all: initdb and migrate take a while),
+    migrated, with the USERS accounts; each test signs in accounts of its own."""
     server = PrivatePostgres()
     try:
         server.init()
