@@ -39,11 +39,8 @@ def pytest_collection_modifyitems(items):
     skip = pytest.mark.skip(reason="needs PostgreSQL's initdb/pg_ctl and redis-server")
     missing = not (postgres_available() and redis_available())
     for item in items:
-        if "tests/faults/" in str(item.fspath):
-            item.add_marker(pytest.mark.faults)
-            item.add_marker(pytest.mark.servers)
-            if missing:
-                item.add_marker(skip)
+        if missing and item.get_closest_marker("faults"):
+            item.add_marker(skip)
 
 
 def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:

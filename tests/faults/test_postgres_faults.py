@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import PASSWORD
 
 from .conftest import USERS, Answer, Client, service, unavailable
+
+pytestmark = [pytest.mark.faults, pytest.mark.servers]
 
 #: A cookie that makes Django load a session (a query) on views that read request.user.
 SESSION_COOKIE = {"sessionid": "a" * 32}

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from .conftest import USERS, Client, service, unavailable
+
+pytestmark = [pytest.mark.faults, pytest.mark.servers]
 
 #: The service's socket timeout to Redis, long enough to tell from a loaded machine's
 #: slowness, and how long a process then leaves the cache alone.

@@ -20,7 +20,11 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+
 from .conftest import USERS, Answer, Client, hold_file, query, service
+
+pytestmark = [pytest.mark.faults, pytest.mark.servers]
 
 
 def family(database, refresh_token: str) -> list[tuple[int, int | None, bool]]:
