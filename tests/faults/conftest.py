@@ -43,9 +43,9 @@ def pytest_collection_modifyitems(items):
             item.add_marker(skip)
 
 
-def service_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
-    """The example service's environment, production-like (DEBUG off), on plain HTTP."""
-    var = tempfile.mkdtemp(prefix="secureauth-faults-var-")
+def service_env(database_url: str, redis_url: str, var: str, **extra: str) -> dict[str, str]:
+    """The example service's environment, production-like (DEBUG off), on plain HTTP;
+    ``var``: a directory for its files."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -94,7 +94,7 @@ def postgres() -> Iterator[PrivatePostgres]:
         server.init()
         server.start()
         server.create_database(DATABASE)
-        env = service_env(server.url(DATABASE), "")
+        env = service_env(server.url(DATABASE), "", str(server.directory))
         run_django(env, "migrate", "--noinput", "-v0")
         run_django(env, "shell", "-c", SEED.format(password=PASSWORD, emails=USERS))
         yield server
@@ -125,11 +125,11 @@ def service(
     database: PrivatePostgres, redis: PrivateRedis, *, workers: int = 1, **extra: str
 ) -> Iterator[str]:
     """The example service in gunicorn on the private servers; yields its base URL."""
-    env = service_env(database.url(DATABASE), redis.url, **extra)
-    with gunicorn("tests.faults.wsgi:application", env, workers=workers, ready_path="/health/") as (
-        base
-    ):
-        yield base
+    with tempfile.TemporaryDirectory(prefix="secureauth-faults-var-") as var:
+        env = service_env(database.url(DATABASE), redis.url, var, **extra)
+        app = "tests.faults.wsgi:application"
+        with gunicorn(app, env, workers=workers, ready_path="/health/") as base:
+            yield base
 
 
 @dataclass
