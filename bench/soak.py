@@ -24,6 +24,7 @@ import json
 import math
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -284,6 +285,7 @@ def main(argv: list[str] | None = None) -> None:
         if args.json:
             args.json.write_text(json.dumps(numbers, indent=2))
     finally:
+        shutil.rmtree(var, ignore_errors=True)
         delete_cache_keys()
         if not args.keep_database:
             from django.db import connection
