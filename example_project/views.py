@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import sys
 
 from django.core.cache import cache
 from django.db import connection
@@ -21,6 +22,7 @@ from rest_framework.views import APIView
 
 from secureauth.api.exception_handler import OUTAGE_RETRY_AFTER
 from secureauth.authentication import AccessTokenAuthentication
+from secureauth.middleware import database_unavailable_response, is_database_outage
 from secureauth.permissions import HasAnyRole
 
 logger = logging.getLogger("secureauth")
@@ -114,4 +116,8 @@ def not_found(request, exception=None):
 
 
 def server_error(request):
+    # Django calls this handler while handling the exception: a database outage raised
+    # outside a view (by a middleware saving the session, say) is a 503 too.
+    if is_database_outage(sys.exc_info()[1]):
+        return database_unavailable_response()
     return JsonResponse({"detail": "Internal server error.", "code": "server_error"}, status=500)

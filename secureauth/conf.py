@@ -71,6 +71,7 @@ DEFAULTS: dict[str, Any] = {
     "ACCOUNT_FAILURES_PER_HOUR": 100,
     "RATE_LIMIT_FAIL_OPEN": False,
     "RATE_LIMIT_CACHE": None,  # cache alias; None: django-ratelimit's RATELIMIT_USE_CACHE
+    "CACHE_DOWN_SECONDS": 5,  # after a cache error, this process skips that cache so long
     "RATE_LIMITS": {
         "register": "10/h",
         "refresh": "60/m",

@@ -155,6 +155,12 @@ class ServiceUnavailable(SecureAuthError):
     status_code = 503
     code = "service_unavailable"
     default_detail = "The service is temporarily unavailable. Try again later."
+    #: seconds a client is asked to wait (``Retry-After``) unless told otherwise
+    default_retry_after = 5
+
+    def __init__(self, detail: str | None = None, retry_after: int | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = max(1, int(retry_after or self.default_retry_after))
 
 
 class MFAUnavailable(ServiceUnavailable):

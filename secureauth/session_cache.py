@@ -37,6 +37,7 @@ from django.contrib.auth import get_user_model
 from django.core.cache import caches
 from django.db import DEFAULT_DB_ALIAS, router, transaction
 
+from . import cache_guard
 from .conf import app_settings
 from .exceptions import ServiceUnavailable
 from .models.users import SecurityState, set_security_state
@@ -79,6 +80,13 @@ def enabled() -> bool:
 
 def _cache() -> BaseCache:
     return caches[app_settings.SESSION_CACHE_ALIAS]
+
+
+def _guarded():
+    """The session cache's calls behind the per-process breaker (``cache_guard``): with a
+    hung cache a request waits at most one socket timeout, the next ones none; any
+    failure raises ``cache_guard.CacheDown``."""
+    return cache_guard.guarded(app_settings.SESSION_CACHE_ALIAS)
 
 
 def _user_fields() -> tuple[str, ...]:
@@ -131,9 +139,10 @@ def lookup(session_id: str, user_id: str) -> Lookup:
     cache = _cache()
     skey, gkey = session_key(session_id), generation_key(user_id)
     try:
-        found = cache.get_many([skey, gkey])
-    except Exception as error:  # noqa: BLE001 - any backend error means "ask the database"
-        logger.warning("session cache unavailable on read: %s: %s", type(error).__name__, error)
+        with _guarded():
+            found = cache.get_many([skey, gkey])
+    except cache_guard.CacheDown as down:  # ask the database
+        _log_outage("read", down)
         return MISS
     generation = found.get(gkey)
     entry = found.get(skey)
@@ -168,11 +177,12 @@ def take_generation(user_id: Any, seen: str | None) -> str | None:
     cache, key = _cache(), generation_key(user_id)
     fresh = secrets.token_hex(8)
     try:
-        if cache.add(key, fresh, _generation_ttl()):
-            return fresh
-        current = cache.get(key)
-    except Exception as error:  # noqa: BLE001
-        logger.warning("session cache unavailable on read: %s: %s", type(error).__name__, error)
+        with _guarded():
+            if cache.add(key, fresh, _generation_ttl()):
+                return fresh
+            current = cache.get(key)
+    except cache_guard.CacheDown as down:
+        _log_outage("read", down)
         return None
     return current if isinstance(current, str) else None
 
@@ -205,9 +215,21 @@ def fill(
         (state.roles, state.mfa_enabled, state.email_verified, state.credential_epoch),
     )
     try:
-        _cache().set(session_key(session_id), entry, ttl)
-    except Exception as error:  # noqa: BLE001 - a failed fill only costs a later query
-        logger.warning("session cache unavailable on fill: %s: %s", type(error).__name__, error)
+        with _guarded():
+            _cache().set(session_key(session_id), entry, ttl)
+    except cache_guard.CacheDown as down:  # a failed fill only costs a later query
+        _log_outage("fill", down)
+
+
+def _log_outage(what: str, down: cache_guard.CacheDown) -> None:
+    if down.__cause__ is not None:  # this call found the outage: log it once
+        cause = down.__cause__
+        logger.warning(
+            "session cache unavailable on %s (requests read the database): %s: %s",
+            what,
+            type(cause).__name__,
+            cause,
+        )
 
 
 def _generation_ttl() -> int:
@@ -222,20 +244,18 @@ def publish(user_ids: Iterable[Any]) -> None:
         return
     ttl = _generation_ttl()
     values = {generation_key(uid): secrets.token_hex(8) for uid in ids}
-    last_error: Exception | None = None
-    for _attempt in range(2):
-        try:
+    try:
+        with _guarded():
             failed = _cache().set_many(values, ttl)
-        except Exception as error:  # noqa: BLE001
-            last_error = error
-            continue
+            if failed:  # one retry of what the backend says it did not store
+                failed = _cache().set_many({key: values[key] for key in failed}, ttl)
         if not failed:
             return
-        values = {key: values[key] for key in failed}
-    logger.error(
-        "session cache: could not publish a change for users %s: %s", sorted(ids), last_error
-    )
-    raise SessionCacheUnavailable()
+        retry_after = None
+    except cache_guard.CacheDown as down:
+        retry_after = down.retry_after
+    logger.error("session cache: could not publish a change for users %s", sorted(ids))
+    raise SessionCacheUnavailable(retry_after=retry_after)
 
 
 def user_changed(*user_ids: Any, quiet: bool = False) -> None:

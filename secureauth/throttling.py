@@ -36,6 +36,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django_ratelimit.core import get_usage
 
+from . import cache_guard
 from .conf import app_settings
 from .emails import InvalidEmail, canonical_email
 from .exceptions import RateLimited, ServiceUnavailable
@@ -64,22 +65,30 @@ def _cache():
 
 
 def _guard(operation: Callable[[], T], fallback: T) -> T:
-    """Run cache operations; on an outage fail closed (503), or open if configured."""
+    """Run cache operations; on an outage fail closed (503), or open if configured.
+
+    A cache that just failed is not called again for CACHE_DOWN_SECONDS (``cache_guard``):
+    with a hung Redis a request waits at most one socket timeout, the next ones none."""
+    alias = rate_limit_cache_alias()
     try:
-        return operation()
-    except (RateLimited, ServiceUnavailable):
-        raise
-    except Exception as exc:  # any backend error: connection refused, timeout, ...
+        with cache_guard.guarded(alias, passthrough=(RateLimited, ServiceUnavailable)):
+            return operation()
+    except cache_guard.CacheDown as down:
         fail_open = app_settings.RATE_LIMIT_FAIL_OPEN
-        logger.error(
-            "secureauth rate-limit cache unavailable (%s): %s: %s",
-            "failing open" if fail_open else "failing closed",
-            type(exc).__name__,
-            exc,
-        )
+        cause = down.__cause__
+        if cause is not None:  # this request found the outage (not a known one)
+            logger.error(
+                "secureauth rate-limit cache unavailable (%s; not called again for %s s): %s: %s",
+                "failing open" if fail_open else "failing closed",
+                app_settings.CACHE_DOWN_SECONDS,
+                type(cause).__name__,
+                cause,
+            )
         if fail_open:
             return fallback
-        raise ServiceUnavailable("Rate limiting is unavailable; try again shortly.")
+        raise ServiceUnavailable(
+            "Rate limiting is unavailable; try again shortly.", retry_after=down.retry_after
+        )
 
 
 def _digest(value: str) -> str:
@@ -250,13 +259,14 @@ class LoginLimiter:
 
     def _release(self) -> None:
         admitted, self._admitted = self._admitted, []
-        if not admitted:
-            return
+        if not admitted or cache_guard.is_down(rate_limit_cache_alias()):
+            return  # a cache known to be down is not waited on: the marks expire
         try:
             cache = _cache()
             for key in admitted:
                 _decr(cache, key.in_flight)
         except Exception as exc:  # the marks expire by themselves (IN_FLIGHT_TIMEOUT)
+            cache_guard.trip(rate_limit_cache_alias(), exc)
             logger.error("secureauth rate-limit cache unavailable on release: %s", exc)
 
     def failed(self) -> list[tuple[str, int]]:

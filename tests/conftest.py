@@ -13,6 +13,8 @@ from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from rest_framework.test import APIClient
 
+from secureauth import cache_guard
+
 PASSWORD = "correct horse battery staple"
 #: The fields of the contract's token response.
 TOKEN_FIELDS = {
@@ -44,6 +46,7 @@ def clear_caches() -> None:
 @pytest.fixture(autouse=True)
 def _clear_cache():
     clear_caches()
+    cache_guard.reset()  # no outage a test simulated outlives it
     yield
 
 

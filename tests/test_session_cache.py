@@ -313,19 +313,17 @@ class BrokenCache:
         return fail
 
 
-@pytest.fixture
-def cache_down(monkeypatch):
-    monkeypatch.setattr(session_cache, "_cache", lambda: BrokenCache())
-
-
-def test_a_cache_that_is_down_falls_back_to_the_database(api, user, cache_down):
+def test_a_cache_that_is_down_falls_back_to_the_database(api, user, monkeypatch):
     tokens = login(api, user.email)
-    assert me(api, tokens).status_code == 200
     other = login(api, user.email)
+    monkeypatch.setattr(session_cache, "_cache", lambda: BrokenCache())
+    assert me(api, tokens).status_code == 200  # from the database
+    assert me(api, other).status_code == 200  # the cache is left alone meanwhile (breaker)
     # Revoking commits, then cannot publish: the caller learns it (503), the session is
     # revoked in the database, and every process reading the database refuses it.
     response = api.post("/auth/logout/", **bearer(tokens))
     assert (response.status_code, response.json()["code"]) == (503, "service_unavailable")
+    assert response["Retry-After"]
     assert Session.objects.get(pk=tokens["session"]["id"]).revoked_at is not None
     assert_revoked(api, tokens)
     assert me(api, other).status_code == 200

@@ -36,7 +36,7 @@ from ..exceptions import (
 logger = logging.getLogger("secureauth")
 
 #: Seconds a client is asked to wait when the database is unreachable.
-OUTAGE_RETRY_AFTER = 5
+OUTAGE_RETRY_AFTER = ServiceUnavailable.default_retry_after
 
 # DRF's default codes, renamed to the contract's.
 DRF_CODES = {
@@ -100,7 +100,7 @@ def exception_handler(exc: Exception, context: dict[str, Any] | None) -> Respons
     records its audit event and its failure count."""
     if isinstance(exc, SecureAuthError):
         headers: dict[str, str] = {}
-        if isinstance(exc, RateLimited):
+        if isinstance(exc, (RateLimited, ServiceUnavailable)):
             headers["Retry-After"] = str(exc.retry_after)
         if isinstance(exc, ReauthenticationRequired):
             headers["WWW-Authenticate"] = exc.www_authenticate

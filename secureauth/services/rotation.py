@@ -65,6 +65,7 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
         child_plain = derive_child_token(presented, row.child_salt)
         with transaction.atomic():
             if RefreshToken.objects.claim(row, now):
+                checkpoint("refresh.claimed")  # retired, its child not yet written
                 child = RefreshToken.objects.create(
                     session=session,
                     token_hash=hash_token(child_plain),
