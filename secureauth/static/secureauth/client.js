@@ -73,6 +73,7 @@ export class SecureAuthClient extends EventTarget {
   #refreshing = null;
   #peerRefreshUntil = 0;
   #peerWaiters = [];
+  #endReason = null;
 
   /**
    * @param {object} [options]
@@ -108,6 +109,13 @@ export class SecureAuthClient extends EventTarget {
   get session() { return this.#session; }
 
   get signedIn() { return this.#token !== null; }
+
+  /**
+   * Why the last session ended: the error code of the refresh or call that found it
+   * over ("session_revoked", "token_reused", "token_expired", "logout"...); "invalid"
+   * when there was no refresh cookie at all. Null while signed in.
+   */
+  get endReason() { return this.#token === null ? this.#endReason : null; }
 
   // ---- calls ---------------------------------------------------------------------
 
@@ -271,6 +279,7 @@ export class SecureAuthClient extends EventTarget {
   }
 
   #endSession(reason, { announce }) {
+    this.#endReason = reason;
     const wasSignedIn = this.#token !== null || this.#user !== null;
     this.#token = null;
     this.#expiresAt = 0;

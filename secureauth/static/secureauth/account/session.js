@@ -10,6 +10,8 @@ import { byId, show } from "./ui.js";
 
 const { api, account } = document.body.dataset;
 
+const ENDED = new Set(["session_revoked", "token_reused", "token_expired", "token_invalid"]);
+
 export const client = new SecureAuthClient({ baseUrl: api });
 
 /** The URL of an account page ("sign-in", "security", ...) with query parameters. */
@@ -36,7 +38,9 @@ function toSignIn(reason) {
 export async function requireUser() {
   const user = await client.restore();
   if (!user) {
-    toSignIn("");
+    // A refresh cookie whose session ended (revoked from another device, expired) is
+    // told apart from a visitor who never signed in.
+    toSignIn(ENDED.has(client.endReason) ? "session-ended" : "");
     return new Promise(() => {});
   }
   client.addEventListener("signedout", (event) => {
@@ -49,9 +53,13 @@ export async function requireUser() {
   byId("signed-in-as").textContent = user.email;
   byId("sign-out").addEventListener("click", () => client.logout());
   show(byId("account-nav"));
+  return user;
+}
+
+/** Swap "Loading…" for the page's content, once its first data is shown. */
+export function showContent() {
   show(byId("loading"), false);
   show(byId("content"));
-  return user;
 }
 
 /** For the sign-in pages: a visitor still signed in goes straight on. */

@@ -1,4 +1,4 @@
-import { client, requireUser } from "../session.js";
+import { client, requireUser, showContent } from "../session.js";
 import { announce, byId, el, onClick, timeElement } from "../ui.js";
 
 const PAGE_SIZE = 20;
@@ -37,8 +37,21 @@ const WORDS = {
   new_device_sign_in: "Signed in from a new device",
 };
 
+/** How a sign-in (or a failed one) was made, from the event's `method` detail. */
+const METHODS = {
+  passkey: "with a passkey",
+  social: "with a linked account",
+  magic_link: "with an email link",
+  totp: "with the authenticator app",
+  recovery_code: "with a recovery code",
+};
+
 export function eventWords(entry) {
-  const words = WORDS[entry.event] || entry.event.replace(/_/g, " ").replace(/^./, (first) => first.toUpperCase());
+  let words = WORDS[entry.event] || entry.event.replace(/_/g, " ").replace(/^./, (first) => first.toUpperCase());
+  const method = entry.detail && METHODS[entry.detail.method];
+  if (method && entry.event === "login_succeeded") words = `Signed in ${method}`;
+  else if (method && entry.event === "login_failed") words = `Failed sign-in attempt ${method}`;
+  else if (method && entry.event === "mfa_succeeded") words = `Two-step verification passed ${method}`;
   return entry.detail && entry.detail.by_administrator ? `${words} (by an administrator)` : words;
 }
 
@@ -75,5 +88,6 @@ try {
 } catch (error) {
   announce(error.detail || "The events could not be loaded.", "error");
 }
+showContent();
 onClick(byId("newer"), async () => { page -= 1; await render(); });
 onClick(byId("older"), async () => { page += 1; await render(); });

@@ -1,6 +1,6 @@
 import { passkeysSupported } from "../../client.js";
 import { installReauthentication, offerMethods } from "../reauthenticate.js";
-import { client, requireUser } from "../session.js";
+import { client, requireUser, showContent } from "../session.js";
 import {
   announce, byId, copyText, downloadText, el, onClick, onSubmit, show, timeElement, webauthnProblem,
 } from "../ui.js";
@@ -205,3 +205,4 @@ try {
 } catch (error) {
   announce(error.detail || "Part of this page could not be loaded.", "error");
 }
+showContent();

@@ -1,5 +1,5 @@
 import { installReauthentication } from "../reauthenticate.js";
-import { client, requireUser } from "../session.js";
+import { client, requireUser, showContent } from "../session.js";
 import { announce, byId, deviceWords, el, onClick, timeElement } from "../ui.js";
 
 const DEVICE_TYPES = { desktop: "Computer", mobile: "Phone", tablet: "Tablet", bot: "Automated client", other: "Other device" };
@@ -39,6 +39,7 @@ async function render() {
 const user = await requireUser();
 installReauthentication(user);
 await render();
+showContent();
 
 byId("session-list").addEventListener("click", async (event) => {
   const button = event.target.closest("button[data-action]");
@@ -51,9 +52,8 @@ byId("session-list").addEventListener("click", async (event) => {
     }
     const name = button.closest(".card").querySelector(".card-title").firstChild.textContent;
     await client.revokeSession(button.dataset.session);
-    announce(`${name} is signed out.`, "success");
     await render();
-    byId("messages").focus();
+    announce(`${name} is signed out.`, "success", { focus: true });
   } catch (error) {
     button.disabled = false;
     announce(error.detail || "Something went wrong. Try again.", "error", { focus: true });
@@ -62,6 +62,6 @@ byId("session-list").addEventListener("click", async (event) => {
 
 onClick(byId("revoke-others"), async () => {
   const count = await client.revokeOtherSessions();
-  announce(count === 1 ? "1 other session is signed out." : `${count} other sessions are signed out.`, "success", { focus: true });
   await render();
+  announce(count === 1 ? "1 other session is signed out." : `${count} other sessions are signed out.`, "success", { focus: true });
 });
