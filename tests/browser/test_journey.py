@@ -71,6 +71,7 @@ def test_sign_up_verify_totp_passkey_and_sign_in_each_way(pages):
     page.get_by_role("button", name="Add a passkey").click()
     page.locator("#passkey-list").get_by_text("Test laptop").wait_for()
     page.get_by_text("added. Your other sessions were signed out.").wait_for()
+    pages.screenshot(page, "security")
 
     # Sign out; sign in with the passkey alone.
     sign_out(page)
