@@ -48,9 +48,11 @@ def test_sign_up_verify_totp_passkey_and_sign_in_each_way(pages):
     qr = page.locator("#totp-qr")
     assert qr.get_attribute("src").startswith("data:image/svg+xml")
     assert page.evaluate("(img) => img.complete && img.naturalWidth > 0", qr.element_handle())
+    pages.screenshot(page, "security-totp-setup")
     page.get_by_label("Code", exact=True).fill(totp_code(secret))
     page.get_by_role("button", name="Turn on").click()
     page.get_by_role("heading", name="Your recovery codes").wait_for()
+    pages.screenshot(page, "security-recovery-codes")
     codes = page.locator("#recovery-code-list li").all_inner_texts()
     assert len(codes) == 10 and len(set(codes)) == 10
     assert "On:" in page.locator("#totp-status").inner_text()

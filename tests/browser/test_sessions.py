@@ -37,6 +37,7 @@ def test_revoke_a_session_from_another_browser_and_sign_out_everywhere_else(page
     assert "Mobile Safari" in phone_card.inner_text() and "Phone" in phone_card.inner_text()
     assert "127.0.0.1" in phone_card.inner_text()
     pages.screenshot(desk, "sessions")
+    pages.screenshot(phone, "sessions-phone")
 
     # Revoke the phone's session from the desk: the phone is signed out on its next action.
     phone_card.get_by_role("button", name="Sign out").click()

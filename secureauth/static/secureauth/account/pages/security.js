@@ -42,6 +42,7 @@ function renderTotp() {
 function showRecoveryCodes(codes) {
   byId("recovery-code-list").replaceChildren(...codes.map((code) => el("li", {}, el("code", {}, code))));
   show(byId("recovery-codes"));
+  show(byId("totp-on"), false);
   byId("recovery-title").focus();
   const text = `SecureAuth recovery codes for ${user.email}\n\n${codes.join("\n")}\n`;
   byId("copy-codes").onclick = async () => {
@@ -58,6 +59,7 @@ function showRecoveryCodes(codes) {
 onClick(byId("codes-saved"), async () => {
   byId("recovery-code-list").replaceChildren();
   show(byId("recovery-codes"), false);
+  renderTotp();
   byId("totp-title").focus();
 });
 
