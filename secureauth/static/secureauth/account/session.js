@@ -6,7 +6,7 @@
  */
 
 import { SecureAuthClient } from "../client.js";
-import { byId, show } from "./ui.js";
+import { announce, byId, show } from "./ui.js";
 
 const { api, account } = document.body.dataset;
 
@@ -36,7 +36,16 @@ function toSignIn(reason) {
 
 /** For signed-in pages: the user, once the session is restored (else off to sign in). */
 export async function requireUser() {
-  const user = await client.restore();
+  let user;
+  try {
+    user = await client.restore();
+  } catch (error) {
+    // Not a missing or ended session (those go to sign in): the server is unreachable
+    // or failing. Say so, and let the visitor try again.
+    show(byId("loading"), false);
+    announce(`${error.detail || "The server did not answer."} Reload the page to try again.`, "error");
+    return new Promise(() => {});
+  }
   if (!user) {
     // A refresh cookie whose session ended (revoked from another device, expired) is
     // told apart from a visitor who never signed in.
