@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from secureauth.models import RefreshToken, Session
 
 from .flows import SESSION_MODULE, sign_in, wait_until_loaded
@@ -74,20 +76,40 @@ BURST = """async ([module, startAt]) => {
 }"""
 
 
-def test_two_tabs_refresh_once_when_their_tokens_expire_together(pages, make_user, settings):
+#: hides the Web Locks API, as in a browser without it (or outside a secure context)
+WITHOUT_WEB_LOCKS = "Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });"
+
+
+@pytest.mark.parametrize(
+    ("coordination", "grace_seconds"),
+    [
+        # With Web Locks refreshes never overlap: no grace window is needed at all.
+        ("web-locks", 0),
+        # The BroadcastChannel fallback: two tabs claiming at the same instant may both
+        # refresh; the server's grace window answers both with the same token.
+        ("broadcast-channel", 10),
+    ],
+)
+def test_two_tabs_refresh_once_when_their_tokens_expire_together(
+    pages, make_user, settings, coordination, grace_seconds
+):
     settings.SECUREAUTH = {
         **settings.SECUREAUTH,
         "ACCESS_TOKEN_LIFETIME": 2,
-        # No grace window: two refreshes with one cookie would sign the browser out.
-        "REFRESH_REUSE_GRACE_SECONDS": 0,
+        "REFRESH_REUSE_GRACE_SECONDS": grace_seconds,
     }
     user = make_user("tabs@example.com", verified=True)
     context = pages.new_context()
+    if coordination == "broadcast-channel":
+        context.add_init_script(WITHOUT_WEB_LOCKS)
     first = pages.new_page(context)
     sign_in(first, user.email)
     second = pages.new_page(context)
     second.goto("/account/sessions")  # restores the session from the cookie
     wait_until_loaded(second)
+    assert second.evaluate("() => navigator.locks === undefined") == (
+        coordination == "broadcast-channel"
+    )
     session = Session.objects.get(user=user)
     tokens_before = RefreshToken.objects.filter(session=session).count()
 

@@ -125,14 +125,14 @@ export class SecureAuthClient extends EventTarget {
    * the access token is added, refreshed first when it is about to expire, and refreshed
    * once more and the call retried when the server finds it expired.
    */
-  async request(path, { method = "GET", body, auth = true, token } = {}) {
+  async request(path, { method = "GET", body, auth = true } = {}) {
     if (!auth) return this.#send(path, method, body, null);
-    let access = token || (await this.#currentToken());
+    let access = await this.#currentToken();
     try {
       return await this.#send(path, method, body, access);
     } catch (error) {
       if (!(error instanceof SecureAuthError) || error.status !== 401) throw error;
-      if (REFRESHABLE.has(error.code) && !token) {
+      if (REFRESHABLE.has(error.code)) {
         access = await this.#refreshAfter(access);
         return this.#retry(path, method, body, access);
       }
