@@ -99,6 +99,7 @@ def test_the_report_endpoint_takes_only_post(client):
 def test_the_client_modules_are_static_files():
     for path in (
         "secureauth/client.js",
+        "secureauth/tokens.js",
         "secureauth/webauthn.js",
         "secureauth/account/account.css",
         *(f"secureauth/account/pages/{name}.js" for name in PAGES),
@@ -109,7 +110,7 @@ def test_the_client_modules_are_static_files():
 def test_no_page_script_touches_web_storage_or_cookies():
     """Tokens stay in memory: no module reads or writes web storage or document.cookie
     (the browser tests check the storage itself after each journey)."""
-    scripts = ["secureauth/client.js", "secureauth/webauthn.js"]
+    scripts = ["secureauth/client.js", "secureauth/tokens.js", "secureauth/webauthn.js"]
     helpers = ("ui", "session", "mfa-step", "reauthenticate")
     scripts += [f"secureauth/account/{name}.js" for name in helpers]
     scripts += [f"secureauth/account/pages/{name}.js" for name in PAGES]
