@@ -130,3 +130,22 @@ def test_email_sign_in_link(pages, make_user, live_server):
     page.wait_for_url("**/account/security")
     wait_until_loaded(page)
     assert page.locator("#signed-in-as").inner_text() == user.email
+
+
+FIREFOX_LINUX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+
+
+def test_this_wasnt_me_link_of_a_new_device_mail_signs_that_session_out(pages, make_user):
+    user = make_user("noticed@example.com", verified=True)
+    usual = pages.new_page()
+    sign_in(usual, user.email)
+    intruder = pages.new_page(pages.new_context(user_agent=FIREFOX_LINUX))
+    sign_in(intruder, user.email)  # a new device: the account's mailbox hears of it
+    link = last_link("report-session")
+
+    usual.goto(link)
+    assert "token=" not in usual.url
+    usual.get_by_role("button", name="It wasn't me: sign that session out").click()
+    usual.get_by_text("That session is signed out.").wait_for()
+    intruder.get_by_role("link", name="Your sessions").click()
+    intruder.wait_for_url("**/account/?*reason=session-ended*")
