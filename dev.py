@@ -44,10 +44,18 @@ def serve(args: list[str]) -> None:
     env.setdefault("DEBUG", "1")
     env.setdefault("DJANGO_SETTINGS_MODULE", "example_project.settings")
     address = args[0] if args else "127.0.0.1:8000"
+    port = address.rpartition(":")[2] or "8000"
+    # Browsers open the account pages at localhost (WebAuthn refuses an IP address):
+    # links in mail and passkeys follow PUBLIC_URL (example_project/settings.py).
+    env.setdefault("PUBLIC_URL", f"http://localhost:{port}")
     run(str(PY), "manage.py", "migrate", "--noinput", env=env)
     # Static files (admin, Swagger UI) into STATIC_ROOT, served by whitenoise.
     run(str(PY), "manage.py", "collectstatic", "--noinput", "-v0", env=env)
     print(f"SecureAuth is serving on http://{address}/auth/ (API docs: /api/docs/)", flush=True)
+    print(
+        f"Account pages: {env['PUBLIC_URL']}/account/ (sign up there; mail is printed here)",
+        flush=True,
+    )
     os.execve(str(PY), [str(PY), "manage.py", "runserver", address, "--noreload"], env)
 
 

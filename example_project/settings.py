@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -47,6 +48,10 @@ if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured("Set SECRET_KEY (or DEBUG=1 for a local development service).")
     SECRET_KEY = development_secret_key(VAR_DIR / "dev-secret-key")
+# Where people open the service in a browser: the account pages (PUBLIC_URL/account/),
+# the links in mail and WebAuthn (relying-party id and origin) follow it. A host name, not
+# an IP address: WebAuthn refuses IP addresses (http://127.0.0.1 redirects to localhost).
+PUBLIC_URL = os.environ.get("PUBLIC_URL", "http://localhost:8000").rstrip("/")
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]" if DEBUG else "")
 
 INSTALLED_APPS = [
@@ -79,6 +84,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # A database outage on any view (admin, API docs, the host's own) is a JSON 503.
     "secureauth.middleware.DatabaseUnavailableMiddleware",
+    # http://127.0.0.1:PORT/account/ -> http://localhost:PORT/account/ (passkeys need a name).
+    "example_project.middleware.LoopbackToLocalhostMiddleware",
 ]
 
 ROOT_URLCONF = "example_project.urls"
@@ -241,9 +248,11 @@ SECUREAUTH = {
         "CACHE_DOWN_SECONDS": int(os.environ.get("SECUREAUTH_CACHE_DOWN_SECONDS", "5")),
         "REFRESH_TOKEN_COOKIE": env_bool("SECUREAUTH_REFRESH_TOKEN_COOKIE"),
         "REFRESH_COOKIE_SECURE": env_bool("SECUREAUTH_REFRESH_COOKIE_SECURE", True),
-        "FRONTEND_URL": os.environ.get("SECUREAUTH_FRONTEND_URL"),
-        "WEBAUTHN_RP_ID": os.environ.get("SECUREAUTH_WEBAUTHN_RP_ID"),
-        "WEBAUTHN_ORIGINS": env_list("SECUREAUTH_WEBAUTHN_ORIGINS") or None,
+        "FRONTEND_URL": os.environ.get("SECUREAUTH_FRONTEND_URL", f"{PUBLIC_URL}/account"),
+        "WEBAUTHN_RP_ID": os.environ.get(
+            "SECUREAUTH_WEBAUTHN_RP_ID", urlsplit(PUBLIC_URL).hostname
+        ),
+        "WEBAUTHN_ORIGINS": env_list("SECUREAUTH_WEBAUTHN_ORIGINS") or [PUBLIC_URL],
         "MFA_ENCRYPTION_KEYS": env_list("SECUREAUTH_MFA_ENCRYPTION_KEYS") or None,
     }.items()
     if value is not None

@@ -36,6 +36,7 @@ class PlainHostView(APIView):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("auth/", include("secureauth.urls")),
+    path("account/", include("secureauth.account.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("test/mfa-only/", MFAOnlyView.as_view()),
     path("test/host-view/", PlainHostView.as_view()),
