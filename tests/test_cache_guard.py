@@ -6,6 +6,7 @@ The real thing, a frozen Redis under gunicorn: tests/faults/test_redis_faults.py
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from unittest import mock
 
 from django.core.cache import caches
@@ -17,10 +18,16 @@ def sign_in(api, user, password=PASSWORD):
     return api.post("/auth/login/", {"email": user.email, "password": password}, format="json")
 
 
+@contextmanager
 def broken_cache():
     """Every read of the cache fails, as with Redis unreachable; counts the calls."""
     backend = type(caches["default"])  # local memory, or Redis on the PostgreSQL pass
-    return mock.patch.object(backend, "get", side_effect=ConnectionError("refused"))
+    reads = mock.Mock(side_effect=ConnectionError("refused"))
+    with (
+        mock.patch.object(backend, "get", reads),
+        mock.patch.object(backend, "get_many", reads),
+    ):
+        yield reads
 
 
 def test_after_a_failure_the_cache_is_left_alone_and_sign_ins_get_503_at_once(api, user):
