@@ -102,8 +102,12 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
 class Session(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: ``secureauth_session_user`` (user, revoked_at) serves it.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="secureauth_sessions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="secureauth_sessions",
+        db_index=False,
     )
     device_name = models.CharField(max_length=128, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)

@@ -21,11 +21,12 @@ def _lookup_queryset() -> models.QuerySet[RefreshToken]:
 
 
 class RefreshTokenQuerySet(models.QuerySet["RefreshToken"]):
-    def lookup(self, token_hash: str) -> RefreshToken | None:
-        """The token with its session, user and the user's security state, in one query."""
+    def lookup(self, digest: bytes) -> RefreshToken | None:
+        """The token whose ``token_digest`` is ``digest``, with its session, user and the
+        user's security state, in one query."""
         # The annotated queryset is built once: building it costs more than the query.
         base = app_settings.memo("refresh_token_lookup", _lookup_queryset)
-        rows = list(base.filter(token_hash=token_hash)[:1])  # no ORDER BY, unlike first()
+        rows = list(base.filter(token_hash=digest)[:1])  # no ORDER BY, unlike first()
         return rows[0] if rows else None
 
     def claim(self, token: RefreshToken, now: datetime) -> bool:
@@ -38,23 +39,33 @@ class RefreshTokenQuerySet(models.QuerySet["RefreshToken"]):
     def of_sessions(self, session_pks: Iterable[Any]) -> RefreshTokenQuerySet:
         return self.filter(session_id__in=session_pks)
 
-    def detach_children_of(self, pks: Iterable[Any]) -> None:
-        """Clear the ``parent`` of the children of ``pks`` (before deleting them raw)."""
-        self.filter(parent_id__in=pks).update(parent=None)
-
     def purgeable(self, before: datetime) -> RefreshTokenQuerySet:
         """Tokens that can no longer be used nor help detect reuse."""
         return self.filter(expires_at__lt=before)
+
+    def still_kept(self, before: datetime) -> RefreshTokenQuerySet:
+        """The tokens ``purgeable(before)`` leaves."""
+        return self.filter(expires_at__gte=before)
 
 
 class RefreshToken(models.Model):
     session = models.ForeignKey(
         "secureauth.Session", on_delete=models.CASCADE, related_name="refresh_tokens"
     )
-    token_hash = models.CharField(max_length=64, unique=True)
-    # OneToOne: the database itself refuses a second child of one parent.
+    #: ``crypto.token_digest`` of the token: 32 raw bytes, one unique index.
+    token_hash = models.BinaryField(max_length=32, unique=True)
+    # OneToOne: the database itself refuses a second child of one parent. The id of
+    # the token this one was rotated from, kept as a plain value: the cleanup deletes
+    # expired parents without rewriting their children, so it may name a token that
+    # is gone (ids are never reused). Only ``child_of`` follows the link, from the
+    # parent, which must exist to be presented.
     parent = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="child"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="child",
     )
     issued_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

@@ -11,7 +11,7 @@ from .. import signals
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
-from ..crypto import derive_child_token, hash_token, looks_like_refresh_token
+from ..crypto import derive_child_token, looks_like_refresh_token, token_digest
 from ..exceptions import SessionRevoked, TokenExpired, TokenInvalid, TokenReused
 from ..models import RefreshToken, Session
 from ..models.users import attach_security_state
@@ -24,7 +24,8 @@ def find_refresh_token(presented: str) -> RefreshToken:
     """The stored token for a presented plaintext, with session and user; or TokenInvalid."""
     if not looks_like_refresh_token(presented):
         raise TokenInvalid("Refresh token is malformed.")
-    row = RefreshToken.objects.lookup(hash_token(presented))
+    row = RefreshToken.objects.lookup(token_digest(presented))
+    checkpoint("refresh.found")
     if row is None:
         raise TokenInvalid("Unknown refresh token.")
     attach_security_state(row.session.user, row)
@@ -60,7 +61,7 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
             if RefreshToken.objects.claim(row, now):
                 child = RefreshToken.objects.create(
                     session=session,
-                    token_hash=hash_token(child_plain),
+                    token_hash=token_digest(child_plain),
                     parent=row,
                     issued_at=now,
                     expires_at=refresh_expiry(session, now),
@@ -82,7 +83,7 @@ def _answer_retired(
         child = RefreshToken.objects.child_of(row)
         if child is not None and child.rotated_at is None and child.expires_at > now:
             child_plain = derive_child_token(presented, row.child_salt)
-            if hash_token(child_plain) == child.token_hash:
+            if token_digest(child_plain) == bytes(child.token_hash):
                 return issue_tokens(session, user, child_plain, child, now)
     checkpoint("refresh.reuse_detected")
     report_reuse(row, client)

@@ -1,0 +1,56 @@
+"""Bulk deletes in bounded batches: the statements the cleanup is made of.
+
+Every statement here touches at most one batch of rows and is planned by the
+database as an index scan: a keyset page (``pk > last ORDER BY pk LIMIT n``), a
+``DELETE ... WHERE pk IN (<the page>) AND <rule>``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import signals
+from django.db.models.deletion import DO_NOTHING, get_candidate_relations_to_delete
+
+
+def next_keys(queryset: models.QuerySet, after: Any, size: int) -> list[Any]:
+    """The next ``size`` primary keys of ``queryset`` after ``after`` (None: from the
+    start), in primary-key order: keyset pagination, which makes progress even
+    while other processes delete the same rows."""
+    page = queryset.order_by("pk")
+    if after is not None:
+        page = page.filter(pk__gt=after)
+    return list(page.values_list("pk", flat=True)[:size])
+
+
+def dependents_outside(model: type[models.Model], handled: set[type[models.Model]]) -> bool:
+    """Whether deleting ``model`` rows needs Django's collector: a delete signal
+    receiver, or a relation other than ``handled`` that must cascade or be cleared."""
+    if any(
+        signal.has_listeners(model)
+        for signal in (signals.pre_delete, signals.post_delete, signals.m2m_changed)
+    ):
+        return True
+    return any(
+        getattr(relation, "on_delete", None) is not DO_NOTHING
+        and relation.related_model not in handled
+        for relation in get_candidate_relations_to_delete(model._meta)
+    )
+
+
+def delete_rows(queryset: models.QuerySet, *, handled: set[type[models.Model]]) -> int:
+    """Delete the (one batch of) rows of ``queryset``: one ``DELETE`` statement when
+    nothing else depends on them (``handled`` relations are the caller's business),
+    Django's collector otherwise. Returns how many rows of the queryset's model went."""
+    model = queryset.model
+    if not dependents_outside(model, handled):
+        return queryset._raw_delete(queryset.db)
+    return queryset.delete()[1].get(model._meta.label, 0)
+
+
+def first_keys_of(queryset: models.QuerySet, size: int) -> models.QuerySet:
+    """``pk IN (SELECT pk FROM <queryset> LIMIT size)``: a bounded batch of the rows
+    of ``queryset`` as one statement, no keys sent to Python and back."""
+    sub = queryset.order_by().values("pk")[:size]
+    return queryset.model._base_manager.using(queryset.db).filter(pk__in=sub)
