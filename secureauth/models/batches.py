@@ -24,6 +24,12 @@ def next_keys(queryset: models.QuerySet, after: Any, size: int) -> list[Any]:
     return list(page.values_list("pk", flat=True)[:size])
 
 
+def some_keys(queryset: models.QuerySet, size: int) -> list[Any]:
+    """Up to ``size`` primary keys of ``queryset``, in no particular order (no ORDER
+    BY: the planner walks the filter's own index and stops at ``size``)."""
+    return list(queryset.order_by().values_list("pk", flat=True)[:size])
+
+
 def dependents_outside(model: type[models.Model], handled: set[type[models.Model]]) -> bool:
     """Whether deleting ``model`` rows needs Django's collector: a delete signal
     receiver, or a relation other than ``handled`` that must cascade or be cleared."""
@@ -45,12 +51,5 @@ def delete_rows(queryset: models.QuerySet, *, handled: set[type[models.Model]]) 
     Django's collector otherwise. Returns how many rows of the queryset's model went."""
     model = queryset.model
     if not dependents_outside(model, handled):
-        return queryset._raw_delete(queryset.db)
+        return queryset._raw_delete(queryset.db) or 0  # None when nothing can match
     return queryset.delete()[1].get(model._meta.label, 0)
-
-
-def first_keys_of(queryset: models.QuerySet, size: int) -> models.QuerySet:
-    """``pk IN (SELECT pk FROM <queryset> LIMIT size)``: a bounded batch of the rows
-    of ``queryset`` as one statement, no keys sent to Python and back."""
-    sub = queryset.order_by().values("pk")[:size]
-    return queryset.model._base_manager.using(queryset.db).filter(pk__in=sub)

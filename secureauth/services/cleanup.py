@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import AuditEvent, MFAChallenge, RefreshToken, Session, WebAuthnChallenge
-from ..models.batches import delete_rows, first_keys_of, next_keys
+from ..models.batches import delete_rows, next_keys, some_keys
 
 
 @dataclass
@@ -150,13 +150,16 @@ class _Purge:
         last = None
         while keys := next_keys(queryset, last, self.size):
             last = keys[-1]
-            page = queryset.filter(pk__in=keys)
-            tokens = first_keys_of(RefreshToken.objects.of_sessions(page.values("pk")), self.size)
             while True:
+                # Plain key lists, not nested subqueries: an index scan on the session
+                # foreign key, then on the primary key, whatever the planner thinks.
+                tokens = some_keys(RefreshToken.objects.of_sessions(keys), self.size)
                 with transaction.atomic():
-                    gone = delete_rows(tokens, handled={RefreshToken})
-                    self._add("refresh_tokens", gone)
-                    if gone < self.size:
+                    if tokens:
+                        batch = RefreshToken.objects.filter(pk__in=tokens)
+                        self._add("refresh_tokens", delete_rows(batch, handled=set()))
+                    if len(tokens) < self.size:
+                        page = queryset.filter(pk__in=keys)  # the rule, checked again
                         self._add("sessions", delete_rows(page, handled={RefreshToken}))
                         break
                 self._batch_done()
