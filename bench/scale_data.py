@@ -62,9 +62,8 @@ def session_id(k: int) -> uuid.UUID:
 
 
 SESSION_ID_SQL = "md5('scale-session-' || {})::uuid"
-HEX_DIGEST_SQL = (
-    "encode(sha256(convert_to('" + TOKEN_PREFIX + "' || lpad({}::text, 10, '0'), 'UTF8')), 'hex')"
-)
+DIGEST_SQL = "sha256(convert_to('" + TOKEN_PREFIX + "' || lpad({}::text, 10, '0'), 'UTF8'))"
+HEX_DIGEST_SQL = f"encode({DIGEST_SQL}, 'hex')"
 
 USERS = """
 INSERT INTO auth_user (id, password, is_superuser, username, first_name, last_name, email,
@@ -101,7 +100,7 @@ FROM (
 TOKENS = f"""
 INSERT INTO secureauth_refreshtoken (id, session_id, token_hash, parent_id, issued_at,
     expires_at, rotated_at, child_salt)
-SELECT j, {SESSION_ID_SQL.format("k")}, {HEX_DIGEST_SQL.format("j")},
+SELECT j, {SESSION_ID_SQL.format("k")}, DIGEST(j),
     CASE WHEN child THEN k END,
     now() - interval '120 days' + (CASE WHEN child THEN 1 ELSE 0 END) * interval '1 day',
     now() + CASE
@@ -127,8 +126,10 @@ FROM generate_series(1, %(audit_events)s) AS a;
 """
 
 
-def build(conn: psycopg.Connection, sizes: Sizes) -> None:
-    """Fill the (migrated, empty) tables; one transaction per table."""
+def build(conn: psycopg.Connection, sizes: Sizes, *, hex_digests: bool) -> None:
+    """Fill the (migrated, empty) tables; one transaction per table. ``hex_digests``:
+    the schema before the storage migration (``token_hash`` as 64 hex characters)."""
+    digest = HEX_DIGEST_SQL if hex_digests else DIGEST_SQL
     params = {
         "users": sizes.users,
         "sessions": sizes.sessions,
@@ -138,7 +139,7 @@ def build(conn: psycopg.Connection, sizes: Sizes) -> None:
     for statement in (USERS, SESSIONS, TOKENS, AUDIT):
         with conn.transaction():
             for part in filter(str.strip, statement.split(";\n")):
-                conn.execute(part, params)
+                conn.execute(part.replace("DIGEST(j)", digest.format("j")), params)
 
 
 # The reference purge: keyset batches of the same size, one autocommit statement each.

@@ -23,7 +23,7 @@ from bench.scale_data import session_id, token_plaintext
 
 CALLS = 2000
 #: Seconds between two refreshes of one load thread (a paced load, not a saturating one).
-PACE = 0.05
+PACE = 0.1
 
 
 def _setup() -> None:

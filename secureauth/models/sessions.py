@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -96,8 +96,13 @@ class SessionQuerySet(models.QuerySet["Session"]):
         return self.select_related("user").get(pk=pk)
 
     def purgeable(self, before: datetime) -> SessionQuerySet:
-        """Sessions revoked or expired before ``before``."""
-        return self.filter(Q(revoked_at__lt=before) | Q(expires_at__lt=before))
+        """Sessions revoked or expired before ``before``: whose end (the earlier of
+        ``revoked_at`` and ``expires_at``) is before it. Written as one expression, not
+        ``revoked_at < x OR expires_at < x``: the cleanup deletes a page of keys with
+        this rule, and an OR of two indexed columns invites PostgreSQL to bitmap-scan
+        both whole indexes for every page instead of reading the page by primary key."""
+        end = Least(Coalesce("revoked_at", "expires_at"), "expires_at")
+        return self.alias(sa_end=end).filter(sa_end__lt=before)
 
 
 class Session(models.Model):
