@@ -153,15 +153,17 @@ def prepare(name: str, sizes_: scale_data.Sizes) -> dict[str, Any]:
 
 
 def storage_change(name: str, sizes_: scale_data.Sizes) -> dict[str, Any]:
-    """The schema before the storage migration, the data, VACUUM; sizes; the migration;
-    VACUUM FULL of the table it rewrote; sizes."""
+    """The schema before the storage migration, the data; VACUUM FULL of the token
+    table, sizes; the migration (which rewrites that table); VACUUM FULL again, sizes."""
     create(name)
     django(name, "migrate", "--verbosity", "0")
     django(name, "migrate", "secureauth", BEFORE, "--verbosity", "0")
     with psycopg.connect(url_of(name)) as conn:
         scale_data.build(conn, sizes_, hex_digests=True)
     with psycopg.connect(url_of(name), autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE")
+        # Compact too, as the migrated table will be: the same footing for both.
+        conn.execute("VACUUM FULL ANALYZE secureauth_refreshtoken")
+        conn.execute("ANALYZE")
     before = sizes(name)
     _, migrate_s = timed(django, name, "migrate", "--verbosity", "0")
     with psycopg.connect(url_of(name), autocommit=True) as conn:
@@ -242,6 +244,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=4, help="refresh threads of the load")
     parser.add_argument("--keep", action="store_true", help="keep the databases")
     parser.add_argument("--rounds", type=int, default=2, help="of lookup measurements")
+    parser.add_argument("--storage-only", action="store_true", help="only the storage step")
     parser.add_argument(
         "--storage-fraction",
         type=float,
@@ -255,6 +258,16 @@ def main(argv: list[str] | None = None) -> None:
     names = {kind: f"{name}_{kind}" for kind in ("plain", "load", "small", "storage")}
     batch = str(args.batch_size)
     results: dict[str, Any] = {"sizes": full.__dict__, "batch_size": args.batch_size}
+    if args.storage_only:
+        try:
+            results["storage"] = storage_change(
+                names["storage"], scale_data.Sizes.scaled(args.storage_fraction)
+            )
+        finally:
+            args.json.write_text(json.dumps(results, indent=2, default=str))
+            if not args.keep:
+                drop(names["storage"])
+        return
     try:
         log(f"building {full} ...")
         results["full"] = prepare(name, full)
