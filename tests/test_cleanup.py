@@ -177,7 +177,7 @@ class QueryCounter:
     def __call__(self, execute, sql, params, many, context):
         if self.table in sql:
             head = sql.lstrip().upper()
-            if head.startswith("DELETE"):
+            if head.startswith("DELETE") or (head.startswith("WITH") and "DELETE" in head):
                 self.deletes.append(len(params or ()))
             elif head.startswith("SELECT") and "LIMIT" not in head and " IN (" not in head:
                 self.unbounded_selects += 1

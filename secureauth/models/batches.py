@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import models
-from django.db.models import signals
+from django.core.exceptions import EmptyResultSet
+from django.db import connections, models
+from django.db.models import signals, sql
 from django.db.models.deletion import DO_NOTHING, get_candidate_relations_to_delete
+from django.db.models.expressions import RawSQL
 
 
 def next_keys(queryset: models.QuerySet, after: Any, size: int) -> list[Any]:
@@ -53,3 +55,41 @@ def delete_rows(queryset: models.QuerySet, *, handled: set[type[models.Model]]) 
     if not dependents_outside(model, handled):
         return queryset._raw_delete(queryset.db) or 0  # None when nothing can match
     return queryset.delete()[1].get(model._meta.label, 0)
+
+
+def can_delete_pages_in_one_statement(queryset: models.QuerySet) -> bool:
+    """PostgreSQL, and nothing else depends on the rows: ``delete_next_page`` applies."""
+    vendor = connections[queryset.db].vendor
+    return vendor == "postgresql" and not dependents_outside(queryset.model, set())
+
+
+def delete_next_page(queryset: models.QuerySet, after: Any, size: int) -> tuple[int, int, Any]:
+    """PostgreSQL: select the next keyset page of ``queryset`` after ``after`` and delete
+    its rows that still match, in ONE statement (the keys never leave the server)::
+
+        WITH batch AS (SELECT pk ... WHERE <rule> AND pk > %s ORDER BY pk LIMIT n),
+             gone AS (DELETE ... WHERE <rule> AND pk IN (SELECT * FROM batch) RETURNING 1)
+        SELECT (SELECT count(*) FROM batch), <last key of batch>, (SELECT count(*) FROM gone)
+
+    Returns (keys in the page, rows deleted, the page's last key)."""
+    page = queryset.order_by("pk")
+    if after is not None:
+        page = page.filter(pk__gt=after)
+    try:
+        keys_sql, keys_params = page.values("pk")[:size].query.sql_with_params()
+    except EmptyResultSet:  # a queryset that can match nothing (``.none()``)
+        return 0, 0, after
+    doomed = queryset.filter(pk__in=RawSQL("SELECT * FROM batch", ())).order_by()
+    query = doomed.query.clone()
+    query.__class__ = sql.DeleteQuery
+    delete_sql, delete_params = query.get_compiler(queryset.db).as_sql()
+    # Both parts are SQL compiled by the ORM, every value a bound parameter.
+    statement = (
+        f"WITH batch AS ({keys_sql}), gone AS ({delete_sql} RETURNING 1) "  # noqa: S608
+        "SELECT (SELECT count(*) FROM batch), (SELECT * FROM batch ORDER BY 1 DESC LIMIT 1), "
+        "(SELECT count(*) FROM gone)"
+    )
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(statement, (*keys_params, *delete_params))
+        found, last, deleted = cursor.fetchone()
+    return found, deleted, last

@@ -21,7 +21,13 @@ from django.utils import timezone
 
 from ..conf import app_settings
 from ..models import AuditEvent, MFAChallenge, RefreshToken, Session, WebAuthnChallenge
-from ..models.batches import delete_rows, next_keys, some_keys
+from ..models.batches import (
+    can_delete_pages_in_one_statement,
+    delete_next_page,
+    delete_rows,
+    next_keys,
+    some_keys,
+)
 
 
 @dataclass
@@ -133,6 +139,13 @@ class _Purge:
         """Delete the rows of ``queryset`` (a model nothing else depends on, or only
         through Django's collector) page by page."""
         last = None
+        if can_delete_pages_in_one_statement(queryset):
+            while True:  # PostgreSQL: one statement per batch, the keys stay on the server
+                found, deleted, last = delete_next_page(queryset, last, self.size)
+                self._add(kind, deleted)
+                self._batch_done()
+                if found < self.size:
+                    return
         while keys := next_keys(queryset, last, self.size):
             last = keys[-1]
             with transaction.atomic():
