@@ -70,7 +70,7 @@ def main(argv=None) -> None:
     from secureauth.api.serializers.core import token_data
     from secureauth.authentication import AccessTokenAuthentication
     from secureauth.client import ClientInfo
-    from secureauth.crypto import derive_child_token, hash_token
+    from secureauth.crypto import derive_child_token, token_digest
     from secureauth.models import RefreshToken, Session
     from secureauth.models.sessions import user_with_session_state
     from secureauth.models.users import load_security_state, with_security_state
@@ -92,7 +92,7 @@ def main(argv=None) -> None:
     sa_get = factory.get("/api/secureauth/", HTTP_AUTHORIZATION=f"Bearer {issued.access_token}")
     jw_get = factory.get("/api/simplejwt/", HTTP_AUTHORIZATION=f"Bearer {jw_access}")
     sa_auth, jw_auth = AccessTokenAuthentication(), JWTAuthentication()
-    token_hash = hash_token(issued.refresh_token)
+    token_hash = token_digest(issued.refresh_token)
     plain_lookup = RefreshToken.objects.select_related("session__user")
 
     from django.db import connection

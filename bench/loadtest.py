@@ -67,7 +67,7 @@ def mint_secureauth_pool(user, count: int, path: Path) -> None:
     (bulk inserts: a login per token would spend most of the time hashing passwords)."""
     from django.utils import timezone
 
-    from secureauth.crypto import hash_token, new_refresh_token
+    from secureauth.crypto import new_refresh_token, token_digest
     from secureauth.models import RefreshToken, Session
 
     now = timezone.now()
@@ -95,7 +95,7 @@ def mint_secureauth_pool(user, count: int, path: Path) -> None:
         [
             RefreshToken(
                 session=session,
-                token_hash=hash_token(plain),
+                token_hash=token_digest(plain),
                 issued_at=now,
                 expires_at=now + timedelta(days=14),
             )

@@ -24,6 +24,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def token_digest(token: str) -> bytes:
+    """SHA-256 of a refresh token, the 32 raw bytes stored and looked up (one index
+    of 32-byte keys, half the size of the hex spelling)."""
+    return hashlib.sha256(token.encode("utf-8")).digest()
+
+
 def _hmac_key() -> bytes:
     key = app_settings.REFRESH_TOKEN_HMAC_KEY
     if key:

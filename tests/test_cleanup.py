@@ -21,10 +21,14 @@ from secureauth.models import (
 )
 from secureauth.services.cleanup import cleanup
 
-from .conftest import login
+from .conftest import login, secureauth_settings
 
 DAY = timedelta(days=1)
-_hashes = iter(range(10**9))
+_digests = iter(range(10**9))
+
+
+def next_digest() -> bytes:
+    return next(_digests).to_bytes(32, "big")
 
 
 def make_session(user, *, age=DAY, expires_in=30 * DAY, revoked_ago=None) -> Session:
@@ -44,7 +48,7 @@ def make_token(session: Session, *, expires_in=14 * DAY, rotated=False, parent=N
     now = timezone.now()
     return RefreshToken.objects.create(
         session=session,
-        token_hash=f"{next(_hashes):064x}",
+        token_hash=next_digest(),
         parent=parent,
         issued_at=now - DAY,
         expires_at=now + expires_in,
@@ -129,9 +133,10 @@ def test_cleanup_deletes_dead_rows_and_keeps_live_ones(world):
     assert list(MFAChallenge.objects.all()) == [world["pending_mfa"]]
     assert list(WebAuthnChallenge.objects.all()) == [world["pending_webauthn"]]
     assert list(MagicLink.objects.all()) == [world["pending_link"]]
-    # The recent event survives the deletion of its session (the link is cleared).
+    # The recent event survives the deletion of its session and still names it.
     kept = AuditEvent.objects.get()
-    assert kept.pk == world["kept_event"].pk and kept.session_id is None
+    assert kept.pk == world["kept_event"].pk
+    assert kept.session_id == world["kept_event"].session_id is not None
 
 
 def test_dry_run_counts_without_deleting(world):
@@ -190,7 +195,7 @@ class QueryCounter:
     def __call__(self, execute, sql, params, many, context):
         if self.table in sql:
             head = sql.lstrip().upper()
-            if head.startswith("DELETE"):
+            if head.startswith("DELETE") or (head.startswith("WITH") and "DELETE" in head):
                 self.deletes.append(len(params or ()))
             elif head.startswith("SELECT") and "LIMIT" not in head and " IN (" not in head:
                 self.unbounded_selects += 1
@@ -206,7 +211,7 @@ def test_many_expired_tokens_are_deleted_in_batches(user):
         RefreshToken.objects.bulk_create(
             RefreshToken(
                 session=session,
-                token_hash=f"e{i:063x}",
+                token_hash=(10**12 + i).to_bytes(32, "big"),
                 issued_at=expired - DAY,
                 expires_at=expired,
             )
@@ -228,3 +233,125 @@ def test_many_expired_tokens_are_deleted_in_batches(user):
     assert max(counter.deletes) <= batch + 1  # the ids of one batch, and the cutoff
     assert counter.unbounded_selects == 0
     assert elapsed < 60
+
+
+class StatementCounter:
+    """Counts the statements of each kind (DELETE, UPDATE, ...) per table."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        verb = sql.lstrip().split(None, 1)[0].upper()
+        for model in (AuditEvent, RefreshToken, Session):
+            if model._meta.db_table in sql:
+                key = (verb, model._meta.db_table)
+                self.counts[key] = self.counts.get(key, 0) + 1
+        return execute(sql, params, many, context)
+
+    def of(self, verb: str, model) -> int:
+        return self.counts.get((verb, model._meta.db_table), 0)
+
+
+def make_dead_world(user, sessions: int = 12, tokens_each: int = 5) -> None:
+    """Sessions of every kind, each with a chain of tokens (parent -> child)."""
+    for index in range(sessions):
+        kind = index % 4
+        session = make_session(
+            user,
+            age=100 * DAY,
+            expires_in=-31 * DAY if kind == 1 else 30 * DAY,
+            revoked_ago=40 * DAY if kind == 2 else (DAY if kind == 3 else None),
+        )
+        parent = None
+        for step in range(tokens_each):
+            parent = make_token(
+                session,
+                expires_in=(step - tokens_each + 1) * 20 * DAY + DAY,
+                rotated=step < tokens_each - 1,
+                parent=parent,
+            )
+        make_event(user, age=10 * DAY, session=session)
+
+
+@pytest.mark.parametrize("batch_size", [1, 3, 1000])
+def test_dry_run_counts_exactly_what_the_cleanup_deletes(user, batch_size):
+    make_dead_world(user)
+    counted = cleanup(dry_run=True)
+    tokens, sessions = RefreshToken.objects.count(), Session.objects.count()
+
+    deleted = cleanup(batch_size=batch_size)
+
+    assert dict(deleted.items()) == dict(counted.items())
+    assert deleted.sessions == 6 and deleted.refresh_tokens > deleted.sessions
+    assert RefreshToken.objects.count() == tokens - deleted.refresh_tokens
+    assert Session.objects.count() == sessions - deleted.sessions
+    assert cleanup(dry_run=True).total == 0
+
+
+def test_a_purged_session_with_many_tokens_goes_in_batches(user):
+    session = make_session(user, age=60 * DAY, revoked_ago=31 * DAY)
+    parent = None
+    for _ in range(25):  # not expired themselves: they go with their session
+        parent = make_token(session, expires_in=DAY, rotated=True, parent=parent)
+    counter = StatementCounter()
+    with connection.execute_wrapper(counter):
+        report = cleanup(batch_size=10)
+    assert (report.refresh_tokens, report.sessions) == (25, 1)
+    assert counter.of("DELETE", RefreshToken) == 3  # 10 + 10 + 5
+    assert counter.of("DELETE", Session) == 1
+    assert not Session.objects.filter(pk=session.pk).exists()
+
+
+def test_the_cleanup_writes_no_row_it_keeps(user):
+    """No UPDATE at all: children of purged tokens keep their parent id, audit rows
+    keep the id of their purged session."""
+    make_dead_world(user)
+    events = {e.pk: e.session_id for e in AuditEvent.objects.all()}
+    counter = StatementCounter()
+    with connection.execute_wrapper(counter):
+        report = cleanup(batch_size=2)
+    assert report.refresh_tokens and report.sessions
+    assert not [key for key in counter.counts if key[0] == "UPDATE"], counter.counts
+    assert {e.pk: e.session_id for e in AuditEvent.objects.all()} == events
+    orphans = RefreshToken.objects.exclude(parent_id=None).exclude(
+        parent_id__in=RefreshToken.objects.values("pk")
+    )
+    assert orphans.exists()  # a kept child whose expired parent was purged
+
+
+def test_a_token_whose_parent_was_purged_still_refreshes_and_detects_reuse(api, user):
+    first = login(api, user.email)
+    second = api.post("/auth/refresh/", {"refresh_token": first["refresh_token"]}, format="json")
+    assert second.status_code == 200
+    parent = RefreshToken.objects.get(rotated_at__isnull=False)
+    RefreshToken.objects.filter(pk=parent.pk).update(expires_at=timezone.now() - 40 * DAY)
+    assert cleanup().refresh_tokens == 1
+
+    third = api.post(
+        "/auth/refresh/", {"refresh_token": second.json()["refresh_token"]}, format="json"
+    )
+    assert third.status_code == 200, third.content
+    with secureauth_settings(REFRESH_REUSE_GRACE_SECONDS=0):
+        replay = api.post(
+            "/auth/refresh/", {"refresh_token": second.json()["refresh_token"]}, format="json"
+        )
+    assert replay.status_code == 401 and replay.json()["code"] == "token_reused"
+    # The purged parent is simply unknown.
+    gone = api.post("/auth/refresh/", {"refresh_token": first["refresh_token"]}, format="json")
+    assert gone.status_code == 401
+
+
+def test_audit_keeps_showing_the_session_of_a_purged_session(api, user):
+    old = login(api, user.email)
+    Session.objects.filter(pk=old["session"]["id"]).update(
+        revoked_at=timezone.now() - 40 * DAY, revoked_reason=RevokeReason.LOGOUT
+    )
+    current = login(api, user.email)
+    assert cleanup().sessions == 1
+
+    response = api.get("/auth/audit/", HTTP_AUTHORIZATION=f"Bearer {current['access_token']}")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    entries = body["results"] if isinstance(body, dict) else body
+    assert old["session"]["id"] in {entry["session"] for entry in entries}

@@ -50,7 +50,7 @@ def dead_session(user):
     )
     RefreshToken.objects.create(
         session=session,
-        token_hash="f" * 64,
+        token_hash=b"\xff" * 32,
         issued_at=now - timedelta(days=90),
         expires_at=now - timedelta(days=60),
     )

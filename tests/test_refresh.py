@@ -11,7 +11,7 @@ from django.apps import apps
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from secureauth.crypto import hash_token
+from secureauth.crypto import token_digest
 from secureauth.models import AuditEvent, RefreshToken, Session
 from tests.conftest import TOKEN_FIELDS, bearer, login, refresh, secureauth_settings
 
@@ -21,12 +21,12 @@ def claims(access_token: str) -> dict:
 
 
 def row(token: str) -> RefreshToken:
-    return RefreshToken.objects.get(token_hash=hash_token(token))
+    return RefreshToken.objects.get(token_hash=token_digest(token))
 
 
 def age_rotation(token: str, seconds: float) -> None:
     """Pretend ``token`` was rotated ``seconds`` ago."""
-    RefreshToken.objects.filter(token_hash=hash_token(token)).update(
+    RefreshToken.objects.filter(token_hash=token_digest(token)).update(
         rotated_at=timezone.now() - timedelta(seconds=seconds)
     )
 
@@ -289,7 +289,7 @@ def test_refresh_tokens_are_stored_only_as_hashes(api, user):
     for token in plaintexts:
         stored = row(token)
         assert stored.token_hash != token
-        assert len(stored.token_hash) == 64
+        assert len(stored.token_hash) == 32 and bytes(stored.token_hash) == token_digest(token)
 
     # No column of any SecureAuth table holds a plaintext token.
     for model in apps.get_app_config("secureauth").get_models():

@@ -25,8 +25,13 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_select_related = ("user",)
     search_fields = (USER_EMAIL,)
     date_hierarchy = "created_at"
-    fields = ("event", "created_at", "user", "session", "ip", "user_agent", "details")
+    fields = ("event", "created_at", "user", "session_reference", "ip", "user_agent", "details")
     readonly_fields = fields
+
+    @admin.display(description=_("session"))
+    def session_reference(self, obj: AuditEvent) -> str:
+        # The id as recorded: the session itself may have been purged since.
+        return str(obj.session_id) if obj.session_id is not None else "-"
 
     @admin.display(description=_("detail"))
     def details(self, obj: AuditEvent) -> str:

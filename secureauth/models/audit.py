@@ -24,18 +24,26 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
 
 class AuditEvent(models.Model):
     event = models.CharField(max_length=64, db_index=True)
+    # No index of its own: ``secureauth_audit_user`` (user, -created_at) serves it.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="secureauth_audit_events",
+        db_index=False,
     )
+    # The session the event happened in, kept as a plain value: the event outlives the
+    # session (purging sessions never rewrites audit rows), so ``session_id`` is the
+    # record and ``session`` may be gone. No constraint, no index (nothing looks
+    # events up by session).
     session = models.ForeignKey(
         "secureauth.Session",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
         related_name="audit_events",
     )
     ip = models.GenericIPAddressField(null=True, blank=True)

@@ -24,6 +24,15 @@ from ..conf import app_settings
 _M = TypeVar("_M", bound=Model)
 
 
+def _plain(value: Any) -> Any:
+    """A bound parameter as a comparable value: drivers wrap binary values
+    (psycopg's ``Binary``, SQLite's ``memoryview``)."""
+    value = getattr(value, "obj", value)
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
+    return (type(value), value)
+
+
 class _Compiled:
     def __init__(self, queryset: QuerySet[Any], field: Field, sample: Any) -> None:
         db = queryset.db
@@ -31,8 +40,8 @@ class _Compiled:
         self.field = field
         compiler = queryset.query.get_compiler(using=db)
         sql, params = compiler.as_sql()
-        expected = self.prepare(sample, connections[db])
-        positions = [i for i, p in enumerate(params) if type(p) is type(expected) and p == expected]
+        expected = _plain(self.prepare(sample, connections[db]))
+        positions = [i for i, p in enumerate(params) if _plain(p) == expected]
         if len(positions) != 1:
             raise ValueError("a prepared lookup needs its sample value exactly once in the SQL")
         self.sql = sql

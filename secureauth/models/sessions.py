@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q, Value
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from .. import session_cache
@@ -111,14 +111,23 @@ class SessionQuerySet(models.QuerySet["Session"]):
         return session
 
     def purgeable(self, before: datetime) -> SessionQuerySet:
-        """Sessions revoked or expired before ``before``."""
-        return self.filter(Q(revoked_at__lt=before) | Q(expires_at__lt=before))
+        """Sessions revoked or expired before ``before``: whose end (the earlier of
+        ``revoked_at`` and ``expires_at``) is before it. Written as one expression, not
+        ``revoked_at < x OR expires_at < x``: the cleanup deletes a page of keys with
+        this rule, and an OR of two indexed columns invites PostgreSQL to bitmap-scan
+        both whole indexes for every page instead of reading the page by primary key."""
+        end = Least(Coalesce("revoked_at", "expires_at"), "expires_at")
+        return self.alias(sa_end=end).filter(sa_end__lt=before)
 
 
 class Session(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # No index of its own: ``secureauth_session_user`` (user, revoked_at) serves it.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="secureauth_sessions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="secureauth_sessions",
+        db_index=False,
     )
     device_name = models.CharField(max_length=128, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)

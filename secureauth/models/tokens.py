@@ -25,14 +25,15 @@ _LOOKUP: PreparedLookup[RefreshToken] = PreparedLookup(
     "refresh_token_lookup",
     lambda value: _lookup_queryset().filter(token_hash=value)[:1],  # no ORDER BY: a slice
     field=lambda: RefreshToken._meta.get_field("token_hash"),
-    sample="secureauth-prepared-sample-token-hash",
+    sample=b"secureauth prepared sample \x00\x01\x02\x03\x04",  # a 32-byte digest
 )
 
 
 class RefreshTokenQuerySet(models.QuerySet["RefreshToken"]):
-    def lookup(self, token_hash: str) -> RefreshToken | None:
-        """The token with its session, user and the user's security state, in one query."""
-        return _LOOKUP.first(token_hash)
+    def lookup(self, digest: bytes) -> RefreshToken | None:
+        """The token whose ``token_digest`` is ``digest``, with its session, user and the
+        user's security state, in one query."""
+        return _LOOKUP.first(digest)
 
     def claim(self, token: RefreshToken, now: datetime) -> bool:
         """Atomically retire ``token``; True for the single caller that wins the race."""
@@ -44,23 +45,33 @@ class RefreshTokenQuerySet(models.QuerySet["RefreshToken"]):
     def of_sessions(self, session_pks: Iterable[Any]) -> RefreshTokenQuerySet:
         return self.filter(session_id__in=session_pks)
 
-    def detach_children_of(self, pks: Iterable[Any]) -> None:
-        """Clear the ``parent`` of the children of ``pks`` (before deleting them raw)."""
-        self.filter(parent_id__in=pks).update(parent=None)
-
     def purgeable(self, before: datetime) -> RefreshTokenQuerySet:
         """Tokens that can no longer be used nor help detect reuse."""
         return self.filter(expires_at__lt=before)
+
+    def still_kept(self, before: datetime) -> RefreshTokenQuerySet:
+        """The tokens ``purgeable(before)`` leaves."""
+        return self.filter(expires_at__gte=before)
 
 
 class RefreshToken(models.Model):
     session = models.ForeignKey(
         "secureauth.Session", on_delete=models.CASCADE, related_name="refresh_tokens"
     )
-    token_hash = models.CharField(max_length=64, unique=True)
-    # OneToOne: the database itself refuses a second child of one parent.
+    #: ``crypto.token_digest`` of the token: 32 raw bytes, one unique index.
+    token_hash = models.BinaryField(max_length=32, unique=True)
+    # OneToOne: the database itself refuses a second child of one parent. The id of
+    # the token this one was rotated from, kept as a plain value: the cleanup deletes
+    # expired parents without rewriting their children, so it may name a token that
+    # is gone (ids are never reused). Only ``child_of`` follows the link, from the
+    # parent, which must exist to be presented.
     parent = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="child"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="child",
     )
     issued_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()

@@ -1,10 +1,13 @@
 """Purging what SecureAuth no longer needs, in small batches, under live traffic.
 
-Rows go in primary-key order, ``CLEANUP_BATCH_SIZE`` at a time, each batch in
-its own short transaction: the job never loads a whole table into memory and
-never holds locks for long. Every purged row is dead by a rule that only time
-can satisfy (expired, revoked long ago, spent), so re-checking the rule at
-delete time makes concurrent requests and concurrent cleanups harmless.
+Rows go in primary-key order, ``CLEANUP_BATCH_SIZE`` at a time, each batch one
+short transaction of one or two ``DELETE`` statements: the job never loads a
+table (nor a row) into Python, never holds locks for long, and never writes a
+row it keeps (no ``parent = NULL`` on children, no rewrite of audit rows: both
+links are plain references that may name a purged row). Every purged row is dead
+by a rule that only time can satisfy (expired, revoked long ago, spent), and each
+``DELETE`` checks the rule again, so concurrent requests and concurrent cleanups
+are harmless.
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 
 from django.db import models, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from ..conf import app_settings
@@ -26,6 +28,13 @@ from ..models import (
     Session,
     WebAuthnChallenge,
 )
+from ..models.batches import (
+    can_delete_pages_in_one_statement,
+    delete_next_page,
+    delete_rows,
+    next_keys,
+    some_keys,
+)
 
 
 @dataclass
@@ -36,8 +45,8 @@ class CleanupReport:
     sessions: int = 0
     mfa_challenges: int = 0
     webauthn_challenges: int = 0
-    audit_events: int = 0
     magic_links: int = 0
+    audit_events: int = 0
 
     def items(self) -> list[tuple[str, int]]:
         return [(f.name, getattr(self, f.name)) for f in fields(self)]
@@ -45,6 +54,10 @@ class CleanupReport:
     @property
     def total(self) -> int:
         return sum(count for _, count in self.items())
+
+
+#: Called after every batch with the report so far (the counts grow as rows go).
+ProgressCallback = Callable[[CleanupReport], None]
 
 
 @dataclass(frozen=True)
@@ -88,11 +101,6 @@ def purgeable_webauthn_challenges(cut: Cutoffs) -> models.QuerySet[WebAuthnChall
     return WebAuthnChallenge.objects.expired(cut.now)
 
 
-def purgeable_magic_links(cut: Cutoffs) -> models.QuerySet[MagicLink]:
-    """Email sign-in links used, voided or expired."""
-    return MagicLink.objects.purgeable(cut.now)
-
-
 def purgeable_audit_events(cut: Cutoffs) -> models.QuerySet[AuditEvent]:
     """Audit events older than ``AUDIT_RETENTION_DAYS``."""
     if cut.audit_events is None:
@@ -100,67 +108,24 @@ def purgeable_audit_events(cut: Cutoffs) -> models.QuerySet[AuditEvent]:
     return AuditEvent.objects.older_than(cut.audit_events)
 
 
-def delete_with_collector(batch: models.QuerySet, pks: list) -> dict[str, int]:
-    """Django's delete: cascades and signals, loading the (one batch of) rows."""
-    return batch.delete()[1]
+def purgeable_magic_links(cut: Cutoffs) -> models.QuerySet[MagicLink]:
+    """Email sign-in links used, voided or expired."""
+    return MagicLink.objects.purgeable(cut.now)
 
 
-def delete_refresh_tokens(batch: models.QuerySet, pks: list) -> dict[str, int]:
-    """A token's one relation is its child's ``parent`` (SET_NULL): clear it with
-    one UPDATE, then delete with one statement instead of loading every row."""
-    RefreshToken.objects.detach_children_of(pks)
-    return {RefreshToken._meta.label: batch._raw_delete(batch.db)}
-
-
-def delete_in_batches(
-    queryset: models.QuerySet,
-    batch_size: int,
-    *,
-    delete: Callable[[models.QuerySet, list], dict[str, int]] = delete_with_collector,
-    before_batch: Callable[[list], dict[str, int]] | None = None,
-) -> dict[str, int]:
-    """Delete the rows of ``queryset`` by primary-key chunks of ``batch_size``.
-
-    Keyset pagination (``pk > last``) guarantees progress even when another
-    process deletes the same rows. ``before_batch(pks)`` runs first for each
-    batch (to remove a batch's many children in batches of their own), then
-    ``delete(batch, pks)`` in the batch's own transaction. Returns the deleted
-    counts per model label, cascades included."""
-    counts: dict[str, int] = {}
-    last = None
-    while True:
-        page = queryset.order_by("pk")
-        if last is not None:
-            page = page.filter(pk__gt=last)
-        pks = list(page.values_list("pk", flat=True)[:batch_size])
-        if not pks:
-            return counts
-        last = pks[-1]
-        if before_batch is not None:
-            _add(counts, before_batch(pks))
-        with transaction.atomic():
-            # Re-filter with the rule: a row is deleted only if it is still dead.
-            _add(counts, delete(queryset.filter(pk__in=pks).order_by(), pks))
-        if len(pks) < batch_size:
-            return counts
-
-
-def _add(total: dict[str, int], more: dict[str, int]) -> None:
-    for label, count in more.items():
-        total[label] = total.get(label, 0) + count
-
-
-def _count(counts: dict[str, int], model: type[models.Model]) -> int:
-    return counts.get(model._meta.label, 0)
-
-
-def _would_delete(cut: Cutoffs) -> CleanupReport:
+def count_purgeable(cut: Cutoffs) -> CleanupReport:
+    """What a cleanup at ``cut`` would delete, by plain ``COUNT(*)`` queries (each an
+    index or join scan; no per-row subquery): the tokens that are purgeable
+    themselves plus the other tokens of the purgeable sessions."""
     sessions = purgeable_sessions(cut)
-    tokens = RefreshToken.objects.filter(
-        Q(pk__in=purgeable_refresh_tokens(cut).values("pk")) | Q(session__in=sessions.values("pk"))
+    tokens = purgeable_refresh_tokens(cut).count()
+    tokens += (
+        RefreshToken.objects.of_sessions(sessions.values("pk"))
+        .still_kept(cut.tokens_and_sessions)
+        .count()
     )
     return CleanupReport(
-        refresh_tokens=tokens.count(),
+        refresh_tokens=tokens,
         sessions=sessions.count(),
         mfa_challenges=purgeable_mfa_challenges(cut).count(),
         webauthn_challenges=purgeable_webauthn_challenges(cut).count(),
@@ -169,41 +134,87 @@ def _would_delete(cut: Cutoffs) -> CleanupReport:
     )
 
 
+class _Purge:
+    """One run's batches and running totals."""
+
+    def __init__(self, size: int, progress: ProgressCallback | None) -> None:
+        self.size = size
+        self.progress = progress
+        self.report = CleanupReport()
+
+    def _add(self, kind: str, count: int) -> None:
+        setattr(self.report, kind, getattr(self.report, kind) + count)
+
+    def _batch_done(self) -> None:
+        if self.progress is not None:
+            self.progress(self.report)
+
+    def rows(self, kind: str, queryset: models.QuerySet) -> None:
+        """Delete the rows of ``queryset`` (a model nothing else depends on, or only
+        through Django's collector) page by page."""
+        last = None
+        if can_delete_pages_in_one_statement(queryset):
+            while True:  # PostgreSQL: one statement per batch, the keys stay on the server
+                found, deleted, last = delete_next_page(queryset, last, self.size)
+                self._add(kind, deleted)
+                self._batch_done()
+                if found < self.size:
+                    return
+        while keys := next_keys(queryset, last, self.size):
+            last = keys[-1]
+            with transaction.atomic():
+                # Re-filter with the rule: a row is deleted only if it is still dead.
+                self._add(kind, delete_rows(queryset.filter(pk__in=keys), handled=set()))
+            self._batch_done()
+            if len(keys) < self.size:
+                return
+
+    def sessions(self, queryset: models.QuerySet[Session]) -> None:
+        """Delete the sessions of ``queryset`` page by page, each page's refresh tokens
+        first (a session revoked early can own many: they go ``size`` at a time), the
+        last tokens and the sessions in one transaction. Audit rows are not touched:
+        they keep the session's id."""
+        last = None
+        while keys := next_keys(queryset, last, self.size):
+            last = keys[-1]
+            while True:
+                # Plain key lists, not nested subqueries: an index scan on the session
+                # foreign key, then on the primary key, whatever the planner thinks.
+                tokens = some_keys(RefreshToken.objects.of_sessions(keys), self.size)
+                with transaction.atomic():
+                    if tokens:
+                        batch = RefreshToken.objects.filter(pk__in=tokens)
+                        self._add("refresh_tokens", delete_rows(batch, handled=set()))
+                    if len(tokens) < self.size:
+                        page = queryset.filter(pk__in=keys)  # the rule, checked again
+                        self._add("sessions", delete_rows(page, handled={RefreshToken}))
+                        break
+                self._batch_done()
+            self._batch_done()
+            if len(keys) < self.size:
+                return
+
+
 def cleanup(
-    *, dry_run: bool = False, batch_size: int | None = None, now: datetime | None = None
+    *,
+    dry_run: bool = False,
+    batch_size: int | None = None,
+    now: datetime | None = None,
+    progress: ProgressCallback | None = None,
 ) -> CleanupReport:
     """Delete refresh tokens expired longer than ``CLEANUP_RETENTION`` ago,
     sessions revoked or expired longer than that ago (with their tokens), spent
     or expired MFA and WebAuthn challenges, and audit events older than
-    ``AUDIT_RETENTION_DAYS``. ``dry_run`` only counts what would go."""
+    ``AUDIT_RETENTION_DAYS``. ``dry_run`` only counts what would go.
+    ``progress(report)`` is called after every batch."""
     cut = cutoffs(now)
     if dry_run:
-        return _would_delete(cut)
-    size = max(1, int(batch_size or app_settings.CLEANUP_BATCH_SIZE))
-
-    def drop_session_tokens(session_pks: list) -> dict[str, int]:
-        # A long-lived session can own thousands of rotated tokens: delete them
-        # in batches too, before the session row, instead of one huge cascade.
-        tokens = RefreshToken.objects.of_sessions(session_pks)
-        return delete_in_batches(tokens, size, delete=delete_refresh_tokens)
-
-    counts: dict[str, int] = {}
-    _add(
-        counts, delete_in_batches(purgeable_refresh_tokens(cut), size, delete=delete_refresh_tokens)
-    )
-    _add(counts, delete_in_batches(purgeable_sessions(cut), size, before_batch=drop_session_tokens))
-    for queryset in (
-        purgeable_mfa_challenges(cut),
-        purgeable_webauthn_challenges(cut),
-        purgeable_audit_events(cut),
-        purgeable_magic_links(cut),
-    ):
-        _add(counts, delete_in_batches(queryset, size))
-    return CleanupReport(
-        refresh_tokens=_count(counts, RefreshToken),
-        sessions=_count(counts, Session),
-        mfa_challenges=_count(counts, MFAChallenge),
-        webauthn_challenges=_count(counts, WebAuthnChallenge),
-        audit_events=_count(counts, AuditEvent),
-        magic_links=_count(counts, MagicLink),
-    )
+        return count_purgeable(cut)
+    purge = _Purge(max(1, int(batch_size or app_settings.CLEANUP_BATCH_SIZE)), progress)
+    purge.rows("refresh_tokens", purgeable_refresh_tokens(cut))
+    purge.sessions(purgeable_sessions(cut))
+    purge.rows("mfa_challenges", purgeable_mfa_challenges(cut))
+    purge.rows("webauthn_challenges", purgeable_webauthn_challenges(cut))
+    purge.rows("audit_events", purgeable_audit_events(cut))
+    purge.rows("magic_links", purgeable_magic_links(cut))
+    return purge.report

@@ -11,7 +11,7 @@ from .. import signals
 from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
-from ..crypto import derive_child_token, hash_token, looks_like_refresh_token
+from ..crypto import derive_child_token, looks_like_refresh_token, token_digest
 from ..exceptions import SessionRevoked, TokenExpired, TokenInvalid, TokenReused
 from ..models import RefreshToken, Session
 from ..models.users import attach_security_state
@@ -25,7 +25,8 @@ def find_refresh_token(presented: str) -> RefreshToken:
     """The stored token for a presented plaintext, with session and user; or TokenInvalid."""
     if not looks_like_refresh_token(presented):
         raise TokenInvalid("Refresh token is malformed.")
-    row = RefreshToken.objects.lookup(hash_token(presented))
+    row = RefreshToken.objects.lookup(token_digest(presented))
+    checkpoint("refresh.found")
     if row is None:
         raise TokenInvalid("Unknown refresh token.")
     attach_security_state(row.session.user, row)
@@ -68,7 +69,7 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
                 checkpoint("refresh.claimed")  # retired, its child not yet written
                 child = RefreshToken.objects.create(
                     session=session,
-                    token_hash=hash_token(child_plain),
+                    token_hash=token_digest(child_plain),
                     parent=row,
                     issued_at=now,
                     expires_at=refresh_expiry(session, now),
@@ -93,7 +94,7 @@ def _answer_retired(
         child = RefreshToken.objects.child_of(row)
         if child is not None and child.rotated_at is None and child.expires_at > now:
             child_plain = derive_child_token(presented, row.child_salt)
-            if hash_token(child_plain) == child.token_hash:
+            if token_digest(child_plain) == bytes(child.token_hash):
                 if not session.dpop_jkt:  # the first refresh may have bound it meanwhile
                     session.refresh_from_db(fields=["dpop_jkt"])
                     check_key_binding(session.dpop_jkt, client.dpop_jkt)

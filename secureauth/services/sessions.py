@@ -14,7 +14,7 @@ from ..adapter import get_adapter
 from ..client import ClientInfo, DeviceInfo, device_display_name
 from ..conf import app_settings
 from ..constants import Event, RevokeReason
-from ..crypto import hash_token, new_refresh_token
+from ..crypto import new_refresh_token, token_digest
 from ..exceptions import Invalid
 from ..models import Account, MFAChallenge, RefreshToken, Session
 from ..models.users import security_state
@@ -97,7 +97,7 @@ def start_session(
         )
         row = RefreshToken.objects.create(
             session=session,
-            token_hash=hash_token(plain),
+            token_hash=token_digest(plain),
             issued_at=now,
             expires_at=refresh_expiry(session, now),
         )

@@ -29,7 +29,7 @@ pytestmark = [pytest.mark.faults, pytest.mark.servers]
 
 def family(database, refresh_token: str) -> list[tuple[int, int | None, bool]]:
     """(id, parent id, live) of every token of the session ``refresh_token`` belongs to."""
-    digest = hashlib.sha256(refresh_token.encode()).hexdigest()
+    digest = hashlib.sha256(refresh_token.encode()).digest()
     return query(
         database,
         "SELECT id, parent_id, rotated_at IS NULL FROM secureauth_refreshtoken"
@@ -49,7 +49,7 @@ def assert_whole(tokens: list[tuple[int, int | None, bool]]) -> None:
 
 
 def session_revoked(database, refresh_token: str) -> bool:
-    digest = hashlib.sha256(refresh_token.encode()).hexdigest()
+    digest = hashlib.sha256(refresh_token.encode()).digest()
     rows = query(
         database,
         "SELECT s.revoked_at IS NOT NULL FROM secureauth_session s"
@@ -176,6 +176,6 @@ def test_workers_killed_at_random_during_refreshes_never_break_a_family(database
             mine = query(
                 database,
                 "SELECT id FROM secureauth_refreshtoken WHERE token_hash = %s",
-                hashlib.sha256(token.encode()).hexdigest(),
+                hashlib.sha256(token.encode()).digest(),
             )
             assert mine == [(live[0],)]  # the client holds the live token
