@@ -115,7 +115,26 @@ def create_user(login_users: int = 0, extra_users: int = 0):
     User.objects.bulk_create(
         [User(username=email, email=email, password=user.password) for email in emails]
     )
+    add_accounts()
     return user
+
+
+def add_accounts() -> None:
+    """bulk_create sends no post_save: give every user without one its SecureAuth
+    account row (the canonical email key sign-in looks users up by)."""
+    from django.contrib.auth import get_user_model
+
+    from secureauth.emails import canonical_email
+    from secureauth.models import Account
+
+    users = get_user_model().objects.filter(secureauth_account__isnull=True)
+    Account.objects.bulk_create(
+        (
+            Account(user_id=pk, email_key=canonical_email(email))
+            for pk, email in users.values_list("pk", "email").iterator()
+        ),
+        batch_size=5000,
+    )
 
 
 def clear_cache() -> None:
