@@ -136,6 +136,26 @@ def _incr(cache, key: str, timeout: int) -> int:
     return value
 
 
+def _mark_in_flight(cache, key: str) -> int:
+    """Add one to an in-flight mark; returns the checks now running on its key. One
+    round trip while the mark exists and is busy (it outlives a check: 0 when idle);
+    its timeout is renewed only when it turns busy, so a mark a dead worker left
+    behind ends within IN_FLIGHT_TIMEOUT."""
+    for _attempt in range(2):
+        try:
+            value = cache.incr(key)
+        except ValueError:  # no mark yet (or it just expired)
+            if cache.add(key, 1, IN_FLIGHT_TIMEOUT):
+                return 1
+            continue  # another check created it meanwhile: count on it
+        if not isinstance(value, int):
+            raise CacheUnavailable(f"counter {key!r} could not be read")
+        if value == 1:
+            cache.touch(key, IN_FLIGHT_TIMEOUT)
+        return value
+    raise CacheUnavailable(f"counter {key!r} could not be created")
+
+
 def _decr(cache, key: str) -> None:
     try:
         cache.decr(key)
@@ -250,7 +270,7 @@ class LoginLimiter:
             raise RateLimited(retry_after=math.ceil(max(locks) - now))
         failures = state
         for key in self.keys:
-            running = _incr(cache, key.in_flight, IN_FLIGHT_TIMEOUT)
+            running = _mark_in_flight(cache, key.in_flight)
             self._admitted.append(key)
             left = max(1, key.allowed - int(failures.get(key.failures) or 0))
             if running > left:
