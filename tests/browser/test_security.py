@@ -156,3 +156,50 @@ def test_this_wasnt_me_link_of_a_new_device_mail_signs_that_session_out(pages, m
     usual.get_by_text("That session is signed out.").wait_for()
     intruder.get_by_role("link", name="Your sessions").click()
     intruder.wait_for_url("**/account/?*reason=session-ended*")
+
+
+def test_the_pages_bind_the_session_to_a_key_no_script_can_read(pages, make_user):
+    """DPoP in the browser client: a non-extractable WebCrypto key (kept in IndexedDB as
+    an opaque CryptoKey) signs a proof for every call; the session is bound to it, a
+    reload refreshes with it, and a Bearer use of the page's token is refused."""
+    from secureauth.models import Session
+
+    from .flows import SESSION_MODULE
+
+    user = make_user("bound@example.com", verified=True)
+    page = pages.new_page()
+    sign_in(page, user.email)
+    state = page.evaluate(
+        f"""async () => {{
+            const {{ client }} = await import('{SESSION_MODULE}');
+            const signer = await client.dpopSigner();
+            return {{ type: client.tokenType, extractable: signer.extractable }};
+        }}"""
+    )
+    assert state == {"type": "DPoP", "extractable": False}
+    session = Session.objects.get(user=user)
+    assert len(session.dpop_jkt) == 43  # an RFC 7638 thumbprint
+    page.reload()  # the refresh cookie is bound: the reload's refresh signs with the key
+    wait_until_loaded(page)
+    assert Session.objects.get(user=user).dpop_jkt == session.dpop_jkt
+    assert (
+        page.evaluate(
+            f"""async () => {{
+            const {{ client }} = await import('{SESSION_MODULE}');
+            const me = await client.request('me/');
+            return me.email;
+        }}"""
+        )
+        == user.email
+    )
+    # The same access token without a proof, as a thief would send it, is refused.
+    with page.expect_request(lambda request: request.url.endswith("/auth/me/")) as sent:
+        page.evaluate(
+            f"async () => {{ await (await import('{SESSION_MODULE}')).client.request('me/'); }}"
+        )
+    scheme, token = sent.value.headers["authorization"].split(" ")
+    assert scheme == "DPoP" and sent.value.headers["dpop"].count(".") == 2
+    from rest_framework.test import APIClient
+
+    stolen = APIClient().get("/auth/me/", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert (stolen.status_code, stolen.json()["code"]) == (401, "invalid_dpop_proof")

@@ -17,6 +17,8 @@ export const acceptAccessToken = Symbol("acceptAccessToken");
 export const endSession = Symbol("endSession");
 export const setUser = Symbol("setUser");
 
+import { DPoPSigner } from "./dpop.js";
+
 const COOKIE_HEADER = "X-SecureAuth-Cookie";
 /** codes of a 401 that a refresh can cure */
 const REFRESHABLE = new Set(["token_expired", "token_invalid"]);
@@ -70,6 +72,10 @@ export class TokenClient extends EventTarget {
   #peerRefreshUntil = 0;
   #peerWaiters = [];
   #endReason = null;
+  #dpop;
+  #signer = null;
+  #tokenType = "Bearer";
+  #nonce = null;
 
   /**
    * @param {object} [options]
@@ -77,9 +83,12 @@ export class TokenClient extends EventTarget {
    * @param {string} [options.channelName="secureauth"] names the cross-tab lock and channel
    * @param {RequestCredentials} [options.credentials="same-origin"] "include" for an API on another origin of the same site
    * @param {typeof fetch} [options.fetch]
+   * @param {boolean} [options.dpop=false] bind the session to a non-extractable key of
+   *   this browser (DPoP, RFC 9449; dpop.js): every call carries a proof signed by it
    */
-  constructor({ baseUrl = "/auth/", channelName = "secureauth", credentials = "same-origin", fetch: fetchImpl } = {}) {
+  constructor({ baseUrl = "/auth/", channelName = "secureauth", credentials = "same-origin", fetch: fetchImpl, dpop = false } = {}) {
     super();
+    this.#dpop = Boolean(dpop);
     this.#base = baseUrl.endsWith("/") ? baseUrl : `${baseUrl}/`;
     this.#fetch = fetchImpl || globalThis.fetch.bind(globalThis);
     this.#credentials = credentials;
@@ -149,13 +158,29 @@ export class TokenClient extends EventTarget {
     }
   }
 
-  async #send(path, method, body, access) {
+  /** The token type of the current session: "DPoP" once it is bound to this browser's key. */
+  get tokenType() { return this.#tokenType; }
+
+  /** This browser's DPoP signer (dpop.js), or null without the `dpop` option. */
+  async dpopSigner() {
+    if (!this.#dpop) return null;
+    if (!this.#signer) this.#signer = DPoPSigner.open();
+    return this.#signer;
+  }
+
+  async #send(path, method, body, access, { nonceRetry = true } = {}) {
+    const url = this.#base + path;
     const headers = { Accept: "application/json", [COOKIE_HEADER]: "1" };
     if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (access) headers.Authorization = `Bearer ${access}`;
+    const bound = this.#tokenType === "DPoP";
+    if (access) headers.Authorization = `${bound ? "DPoP" : "Bearer"} ${access}`;
+    const signer = await this.dpopSigner();
+    if (signer) {
+      headers.DPoP = await signer.proof(method, url, { accessToken: access && bound ? access : null, nonce: this.#nonce });
+    }
     let response;
     try {
-      response = await this.#fetch(this.#base + path, {
+      response = await this.#fetch(url, {
         method,
         headers,
         body: body === undefined ? undefined : JSON.stringify(body),
@@ -165,12 +190,17 @@ export class TokenClient extends EventTarget {
     } catch {
       throw new SecureAuthError(0, { detail: "The server cannot be reached. Check your connection and try again.", code: "network_error" });
     }
+    const nonce = response.headers.get("DPoP-Nonce");
+    if (nonce) this.#nonce = nonce;
     if (response.status === 204) return null;
     let data = null;
     try {
       data = await response.json();
     } catch {
       data = { detail: `The server answered HTTP ${response.status} without a readable body.`, code: "server_error" };
+    }
+    if (!response.ok && signer && nonce && nonceRetry && data && data.code === "use_dpop_nonce") {
+      return this.#send(path, method, body, access, { nonceRetry: false });  // with the server's nonce
     }
     if (!response.ok) {
       const retryAfter = Number(response.headers.get("Retry-After")) || null;
@@ -254,6 +284,7 @@ export class TokenClient extends EventTarget {
 
   #acceptTokens(data, { announce }) {
     const previousUser = this.#user;
+    this.#tokenType = data.token_type === "DPoP" ? "DPoP" : "Bearer";
     this.#setAccess(data.access_token, data.expires_in);
     if (data.user) this.#user = data.user;
     if (data.session) this.#session = data.session;
@@ -266,6 +297,7 @@ export class TokenClient extends EventTarget {
     this.#channel.postMessage({
       type: "tokens",
       accessToken: this.#token,
+      tokenType: this.#tokenType,
       validForMs: Math.max(0, this.#expiresAt - Date.now()),
       user: this.#user,
       session: this.#session,
@@ -276,6 +308,7 @@ export class TokenClient extends EventTarget {
     this.#endReason = reason;
     const wasSignedIn = this.#token !== null || this.#user !== null;
     this.#token = null;
+    this.#tokenType = "Bearer";
     this.#expiresAt = 0;
     this.#user = null;
     this.#session = null;
@@ -298,6 +331,7 @@ export class TokenClient extends EventTarget {
     if (message.type === "tokens" && typeof message.accessToken === "string") {
       const previousUser = this.#user;
       this.#token = message.accessToken;
+      this.#tokenType = message.tokenType === "DPoP" ? "DPoP" : "Bearer";
       this.#expiresAt = Date.now() + Number(message.validForMs || 0);
       this.#user = message.user || this.#user;
       this.#session = message.session || this.#session;
@@ -332,6 +366,7 @@ export class TokenClient extends EventTarget {
 
   /** A re-authentication's new access token for the same session. */
   [acceptAccessToken](data) {
+    if (data.token_type) this.#tokenType = data.token_type === "DPoP" ? "DPoP" : "Bearer";
     this.#setAccess(data.access_token, data.expires_in);
     this.#announceTokens();
   }

@@ -12,7 +12,8 @@ const { api, account } = document.body.dataset;
 
 const ENDED = new Set(["session_revoked", "token_reused", "token_expired", "token_invalid"]);
 
-export const client = new SecureAuthClient({ baseUrl: api });
+// DPoP: the session is bound to a key of this browser that no script can read out.
+export const client = new SecureAuthClient({ baseUrl: api, dpop: true });
 
 /** The URL of an account page ("sign-in", "security", ...) with query parameters. */
 export function pageUrl(name, params = {}) {
