@@ -76,7 +76,8 @@ SELECT setval(pg_get_serial_sequence('auth_user', 'id'), %(users)s);
 
 SESSIONS = f"""
 INSERT INTO secureauth_session (id, user_id, device_name, user_agent, browser, os, device_type,
-    ip, amr, auth_time, created_at, last_used_at, expires_at, revoked_at, revoked_reason)
+    ip, amr, auth_time, created_at, last_used_at, expires_at, revoked_at, revoked_reason,
+    dpop_jkt)
 SELECT {SESSION_ID_SQL.format("k")}, 1 + k %% %(users)s, 'Chrome on Linux',
     'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0',
     'Chrome', 'Linux', 'desktop', ('192.0.2.' || (1 + k %% 250))::inet, '["pwd"]'::jsonb,
@@ -86,7 +87,7 @@ SELECT {SESSION_ID_SQL.format("k")}, 1 + k %% %(users)s, 'Chrome on Linux',
               ELSE created + interval '90 days' END,
     CASE kind WHEN 2 THEN now() - (31 + k %% 60) * interval '1 day'
               WHEN 4 THEN now() - (1 + k %% 20) * interval '1 day' END,
-    CASE WHEN kind IN (2, 4) THEN 'logout' ELSE '' END
+    CASE WHEN kind IN (2, 4) THEN 'logout' ELSE '' END, ''
 FROM (
     SELECT k, k %% 5 AS kind,
         now() - CASE k %% 5 WHEN 0 THEN (k %% 25) WHEN 1 THEN (k %% 25) WHEN 2 THEN 95 + k %% 30

@@ -46,15 +46,6 @@ def _plan_of(queryset: Any) -> list[str]:
     return _explain(sql, params)
 
 
-def _delete_plan(queryset: Any) -> list[str]:
-    from django.db.models import sql as models_sql
-
-    query = queryset.query.clone()
-    query.__class__ = models_sql.DeleteQuery
-    statement, params = query.get_compiler(queryset.db).as_sql()
-    return _explain(statement, params)
-
-
 def _per_call(call: Any, keys: list[Any]) -> dict[str, float]:
     for key in keys[:300]:  # warm-up
         call(key)
@@ -86,29 +77,25 @@ def measure(sessions: int) -> dict[str, Any]:
     assert user_with_session_state(session_keys[0]) is not None
     assert RefreshToken.objects.lookup(digests[0]) is not None
 
+    from secureauth.models.batches import page_statement, page_with_children_statement
+
     cut = cleanup.cutoffs()
     tokens = cleanup.purgeable_refresh_tokens(cut)
     dead_sessions = cleanup.purgeable_sessions(cut)
-    page = list(tokens.order_by("pk").values_list("pk", flat=True)[:1000])
-    session_page = list(dead_sessions.order_by("pk").values_list("pk", flat=True)[:1000])
-    page_tokens = RefreshToken.objects.of_sessions(session_page)
+    most_tokens = cleanup.TOKENS_PER_SESSION * 1000
     plans = {
         "session check": _plan_of(
             _users_with_session_state().filter(sa_session_id=session_keys[0])[:1]
         ),
         "refresh lookup": _plan_of(_lookup_queryset().filter(token_hash=digests[0])[:1]),
-        "cleanup: next page of expired tokens": _plan_of(
-            tokens.filter(pk__gt=0).order_by("pk").values_list("pk", flat=True)[:1000]
+        # EXPLAIN without ANALYZE: the statements are planned, not run.
+        "cleanup: a page of expired tokens, one statement": _explain(
+            *page_statement(tokens, 0, 1000)
         ),
-        "cleanup: delete a page of tokens": _delete_plan(tokens.filter(pk__in=page)),
-        "cleanup: next page of dead sessions": _plan_of(
-            dead_sessions.order_by("pk").values_list("pk", flat=True)[:1000]
-        ),
-        "cleanup: the tokens of a page of sessions": _plan_of(
-            page_tokens.order_by().values_list("pk", flat=True)[:1000]
-        ),
-        "cleanup: delete a page of sessions": _delete_plan(
-            dead_sessions.filter(pk__in=session_page)
+        "cleanup: a page of dead sessions with their tokens, one statement": _explain(
+            *page_with_children_statement(
+                dead_sessions, RefreshToken.objects.all(), "session", None, 1000, most_tokens
+            )
         ),
         "dry run: tokens of dead sessions": _plan_of(
             RefreshToken.objects.of_sessions(dead_sessions.values("pk"))

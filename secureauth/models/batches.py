@@ -57,10 +57,51 @@ def delete_rows(queryset: models.QuerySet, *, handled: set[type[models.Model]]) 
     return queryset.delete()[1].get(model._meta.label, 0)
 
 
-def can_delete_pages_in_one_statement(queryset: models.QuerySet) -> bool:
-    """PostgreSQL, and nothing else depends on the rows: ``delete_next_page`` applies."""
+def can_delete_pages_in_one_statement(
+    queryset: models.QuerySet, handled: set[type[models.Model]] | None = None
+) -> bool:
+    """PostgreSQL, and nothing but ``handled`` models depends on the rows:
+    ``delete_next_page`` (``delete_next_page_with_children``) applies."""
     vendor = connections[queryset.db].vendor
-    return vendor == "postgresql" and not dependents_outside(queryset.model, set())
+    return vendor == "postgresql" and not dependents_outside(queryset.model, handled or set())
+
+
+def _page_sql(queryset: models.QuerySet, after: Any, size: int) -> tuple[str, tuple[Any, ...]]:
+    """The keyset page's ``SELECT pk`` (raises EmptyResultSet for ``.none()``)."""
+    page = queryset.order_by("pk")
+    if after is not None:
+        page = page.filter(pk__gt=after)
+    return page.values("pk")[:size].query.sql_with_params()
+
+
+def _delete_sql(queryset: models.QuerySet) -> tuple[str, tuple[Any, ...]]:
+    """``DELETE FROM <table> WHERE <the queryset's filter>``, compiled by the ORM."""
+    query = queryset.order_by().query.clone()
+    query.__class__ = sql.DeleteQuery
+    return query.get_compiler(queryset.db).as_sql()
+
+
+def _run(queryset: models.QuerySet, statement: str, params: tuple[Any, ...]) -> tuple[Any, ...]:
+    with connections[queryset.db].cursor() as cursor:
+        cursor.execute(statement, params)
+        return cursor.fetchone()
+
+
+_LAST_KEY = "(SELECT * FROM batch ORDER BY 1 DESC LIMIT 1)"
+
+
+def page_statement(queryset: models.QuerySet, after: Any, size: int) -> tuple[str, tuple]:
+    """The statement of ``delete_next_page`` (raises EmptyResultSet for ``.none()``)."""
+    keys_sql, keys_params = _page_sql(queryset, after, size)
+    delete_sql, delete_params = _delete_sql(
+        queryset.filter(pk__in=RawSQL("SELECT * FROM batch", ()))
+    )
+    # Both parts are SQL compiled by the ORM, every value a bound parameter.
+    statement = (
+        f"WITH batch AS ({keys_sql}), gone AS ({delete_sql} RETURNING 1) "  # noqa: S608
+        f"SELECT (SELECT count(*) FROM batch), {_LAST_KEY}, (SELECT count(*) FROM gone)"
+    )
+    return statement, (*keys_params, *delete_params)
 
 
 def delete_next_page(queryset: models.QuerySet, after: Any, size: int) -> tuple[int, int, Any]:
@@ -72,24 +113,81 @@ def delete_next_page(queryset: models.QuerySet, after: Any, size: int) -> tuple[
         SELECT (SELECT count(*) FROM batch), <last key of batch>, (SELECT count(*) FROM gone)
 
     Returns (keys in the page, rows deleted, the page's last key)."""
-    page = queryset.order_by("pk")
-    if after is not None:
-        page = page.filter(pk__gt=after)
     try:
-        keys_sql, keys_params = page.values("pk")[:size].query.sql_with_params()
+        statement, params = page_statement(queryset, after, size)
     except EmptyResultSet:  # a queryset that can match nothing (``.none()``)
         return 0, 0, after
-    doomed = queryset.filter(pk__in=RawSQL("SELECT * FROM batch", ())).order_by()
-    query = doomed.query.clone()
-    query.__class__ = sql.DeleteQuery
-    delete_sql, delete_params = query.get_compiler(queryset.db).as_sql()
-    # Both parts are SQL compiled by the ORM, every value a bound parameter.
-    statement = (
-        f"WITH batch AS ({keys_sql}), gone AS ({delete_sql} RETURNING 1) "  # noqa: S608
-        "SELECT (SELECT count(*) FROM batch), (SELECT * FROM batch ORDER BY 1 DESC LIMIT 1), "
-        "(SELECT count(*) FROM gone)"
-    )
-    with connections[queryset.db].cursor() as cursor:
-        cursor.execute(statement, (*keys_params, *delete_params))
-        found, last, deleted = cursor.fetchone()
+    found, last, deleted = _run(queryset, statement, params)
     return found, deleted, last
+
+
+def page_with_children_statement(
+    queryset: models.QuerySet,
+    children: models.QuerySet,
+    link: str,
+    after: Any,
+    size: int,
+    most_children: int,
+) -> tuple[str, tuple]:
+    """The statement of ``delete_next_page_with_children`` (EmptyResultSet for ``.none()``)."""
+    keys_sql, keys_params = _page_sql(queryset, after, size)
+    owned_sql, owned_params = (
+        children.filter(**{f"{link}__in": RawSQL("SELECT * FROM batch", ())})
+        .order_by()
+        .values("pk")[: most_children + 1]
+        .query.sql_with_params()
+    )
+    parents_sql, parents_params = _delete_sql(
+        queryset.filter(
+            pk__in=RawSQL("SELECT * FROM batch WHERE (SELECT * FROM owned) <= %s", (most_children,))
+        )
+    )
+    kids_sql, kids_params = _delete_sql(
+        children.filter(**{f"{link}__in": RawSQL("SELECT * FROM gone", ())})
+    )
+    pk_column = connections[queryset.db].ops.quote_name(queryset.model._meta.pk.column)
+    # Every part is SQL compiled by the ORM, every value a bound parameter.
+    statement = (
+        f"WITH batch AS ({keys_sql}), "  # noqa: S608
+        f"owned AS (SELECT count(*) FROM ({owned_sql}) AS page_children), "
+        f"gone AS ({parents_sql} RETURNING {pk_column}), "
+        f"kids AS ({kids_sql} RETURNING 1) "
+        f"SELECT (SELECT count(*) FROM batch), {_LAST_KEY}, (SELECT * FROM owned), "
+        "(SELECT count(*) FROM gone), (SELECT count(*) FROM kids)"
+    )
+    return statement, (*keys_params, *owned_params, *parents_params, *kids_params)
+
+
+def delete_next_page_with_children(
+    queryset: models.QuerySet,
+    children: models.QuerySet,
+    link: str,
+    after: Any,
+    size: int,
+    most_children: int,
+) -> tuple[int, int, int, Any]:
+    """PostgreSQL: ``delete_next_page`` for rows that own children (``children``' rows
+    whose ``link`` column holds their key): the page, the parents that still match and
+    all their children go in ONE statement::
+
+        WITH batch AS (<keyset page>),
+             owned AS (SELECT count(*) FROM (SELECT 1 FROM <children of batch> LIMIT m + 1)),
+             gone AS (DELETE <parents> WHERE <rule> AND pk IN (SELECT * FROM batch
+                      WHERE (SELECT * FROM owned) <= m) RETURNING pk),
+             kids AS (DELETE <children> WHERE link IN (SELECT * FROM gone) RETURNING 1)
+        SELECT <keys in batch>, <last key>, <rows in gone>, <rows in kids>
+
+    A page owning more than ``most_children`` children deletes nothing (the statement
+    stays bounded); the caller deletes that page's children in batches first. Returns
+    (keys in the page, parents deleted, children deleted, the page's last key); the
+    parents deleted are -1 for a page left alone for its many children."""
+    try:
+        statement, params = page_with_children_statement(
+            queryset, children, link, after, size, most_children
+        )
+    except EmptyResultSet:
+        return 0, 0, 0, after
+    found, last, owned, deleted, kids = _run(queryset, statement, params)
+    if found and owned > most_children:
+        return found, -1, 0, last
+    return found, deleted, kids, last

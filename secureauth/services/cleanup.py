@@ -1,14 +1,14 @@
 """Purging what SecureAuth no longer needs, in small batches, under live traffic.
 
 Rows go in primary-key order, ``CLEANUP_BATCH_SIZE`` at a time, each batch one
-short transaction of one or two ``DELETE`` statements: the job never loads a
-table (nor a row) into Python, never holds locks for long, and never writes a
-row it keeps (no ``parent = NULL`` on children, no rewrite of audit rows: both
-links are plain references that may name a purged row). Every purged row is dead
-by a rule that only time can satisfy (expired, revoked long ago, spent), and each
-``DELETE`` checks the rule again, so concurrent requests and concurrent cleanups
-are harmless.
-"""
+short transaction of one or two ``DELETE`` statements (on PostgreSQL one statement
+whose keys never leave the server, also for a page of sessions with its tokens):
+the job never loads a table (nor a row) into Python, never holds locks for long,
+and never writes a row it keeps (no ``parent = NULL`` on children, no rewrite of
+audit rows: both links are plain references that may name a purged row). Every
+purged row is dead by a rule that only time can satisfy (expired, revoked long
+ago, spent), and each ``DELETE`` checks the rule again, so concurrent requests and
+concurrent cleanups are harmless."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from ..models import (
 from ..models.batches import (
     can_delete_pages_in_one_statement,
     delete_next_page,
+    delete_next_page_with_children,
     delete_rows,
     next_keys,
     some_keys,
@@ -55,6 +56,11 @@ class CleanupReport:
     def total(self) -> int:
         return sum(count for _, count in self.items())
 
+
+#: On PostgreSQL a page of sessions is deleted with its tokens in one statement when
+#: they number at most this many a session on average (a live session holds its
+#: current token and a rotated parent or two until they expire).
+TOKENS_PER_SESSION = 4
 
 #: Called after every batch with the report so far (the counts grow as rows go).
 ProgressCallback = Callable[[CleanupReport], None]
@@ -170,29 +176,56 @@ class _Purge:
                 return
 
     def sessions(self, queryset: models.QuerySet[Session]) -> None:
-        """Delete the sessions of ``queryset`` page by page, each page's refresh tokens
-        first (a session revoked early can own many: they go ``size`` at a time), the
-        last tokens and the sessions in one transaction. Audit rows are not touched:
-        they keep the session's id."""
+        """Delete the sessions of ``queryset`` page by page with their refresh tokens.
+        On PostgreSQL a page and its tokens go in one statement, unless the page owns
+        more than ``TOKENS_PER_SESSION`` tokens a session on average (sessions revoked
+        early after many rotations): such a page, and every page elsewhere, goes the
+        bounded way (``_session_page``). Audit rows are not touched: they keep the
+        session's id."""
+        tokens = RefreshToken.objects.all()
+        if not (
+            can_delete_pages_in_one_statement(queryset, handled={RefreshToken})
+            and can_delete_pages_in_one_statement(tokens)
+        ):
+            last = None
+            while keys := next_keys(queryset, last, self.size):
+                last = keys[-1]
+                self._session_page(queryset, keys)
+                if len(keys) < self.size:
+                    return
+            return
         last = None
-        while keys := next_keys(queryset, last, self.size):
-            last = keys[-1]
-            while True:
-                # Plain key lists, not nested subqueries: an index scan on the session
-                # foreign key, then on the primary key, whatever the planner thinks.
-                tokens = some_keys(RefreshToken.objects.of_sessions(keys), self.size)
-                with transaction.atomic():
-                    if tokens:
-                        batch = RefreshToken.objects.filter(pk__in=tokens)
-                        self._add("refresh_tokens", delete_rows(batch, handled=set()))
-                    if len(tokens) < self.size:
-                        page = queryset.filter(pk__in=keys)  # the rule, checked again
-                        self._add("sessions", delete_rows(page, handled={RefreshToken}))
-                        break
+        while True:
+            found, sessions, purged_tokens, page_last = delete_next_page_with_children(
+                queryset, tokens, "session", last, self.size, TOKENS_PER_SESSION * self.size
+            )
+            if sessions < 0:  # too many tokens for one statement
+                self._session_page(queryset, next_keys(queryset, last, self.size))
+            else:
+                self._add("refresh_tokens", purged_tokens)
+                self._add("sessions", sessions)
                 self._batch_done()
-            self._batch_done()
-            if len(keys) < self.size:
+            last = page_last
+            if found < self.size:
                 return
+
+    def _session_page(self, queryset: models.QuerySet[Session], keys: list) -> None:
+        """One page of sessions: their refresh tokens first, ``size`` at a time, the
+        last tokens and the sessions in one transaction."""
+        while True:
+            # Plain key lists, not nested subqueries: an index scan on the session
+            # foreign key, then on the primary key, whatever the planner thinks.
+            tokens = some_keys(RefreshToken.objects.of_sessions(keys), self.size)
+            with transaction.atomic():
+                if tokens:
+                    batch = RefreshToken.objects.filter(pk__in=tokens)
+                    self._add("refresh_tokens", delete_rows(batch, handled=set()))
+                if len(tokens) < self.size:
+                    page = queryset.filter(pk__in=keys)  # the rule, checked again
+                    self._add("sessions", delete_rows(page, handled={RefreshToken}))
+                    break
+            self._batch_done()
+        self._batch_done()
 
 
 def cleanup(
