@@ -115,6 +115,39 @@ def test_connect_list_and_unlink(signed_in, oidc, user):
     assert last_event("social_unlinked").detail["provider"] == "oidc"
 
 
+def test_linking_a_provider_ends_the_other_sessions(signed_in, oidc, user):
+    """A new way to sign in is a factor change, as a passkey or TOTP is: the user's
+    other sessions (one a thief may hold) end at once, the caller's stays."""
+    api, tokens = signed_in
+    other = login(APIClient(), user.email)
+    oidc.add_user("alice-idp", email="alice.other@example.org")
+
+    response = api.post(URL + "connect/", authorize(oidc, "alice-idp"), format="json")
+    assert response.status_code == 201, response.content
+    elsewhere = APIClient().get("/auth/me/", **bearer(other))
+    assert elsewhere.status_code == 401 and elsewhere.json()["code"] == "session_revoked"
+    assert api.get("/auth/me/").status_code == 200
+    assert last_event("social_linked").detail["sessions_revoked"] == 1
+    # Linking the same identity again adds nothing and ends nothing.
+    third = login(APIClient(), user.email)
+    again = api.post(URL + "connect/", authorize(oidc, "alice-idp"), format="json")
+    assert again.status_code == 201
+    assert APIClient().get("/auth/me/", **bearer(third)).status_code == 200
+
+
+def test_unlinking_a_provider_ends_the_other_sessions(signed_in, oidc, user):
+    api, tokens = signed_in
+    oidc.add_user("alice-idp", email="alice.other@example.org")
+    connection = api.post(URL + "connect/", authorize(oidc, "alice-idp"), format="json").json()
+    other = login(APIClient(), user.email)
+
+    assert api.delete(f"/auth/social/connections/{connection['id']}/").status_code == 204
+    elsewhere = APIClient().get("/auth/me/", **bearer(other))
+    assert elsewhere.status_code == 401 and elsewhere.json()["code"] == "session_revoked"
+    assert api.get("/auth/me/").status_code == 200
+    assert last_event("social_unlinked").detail["sessions_revoked"] == 1
+
+
 def test_connect_needs_a_verified_email(api, db, oidc):
     """An unverified account may be a squatter's: it gains no way to sign in (here the
     squatter's own provider identity) before the address is proven."""

@@ -36,7 +36,7 @@ from ..exceptions import (
     SecureAuthError,
     ServiceUnavailable,
 )
-from ..models import Account, Passkey
+from ..models import Account, Passkey, Session
 from ..models.users import load_security_state, security_state
 from ..social.backends import ProviderCredentials, load_backend
 from ..social.flows import require_accepted_flow
@@ -44,7 +44,7 @@ from ..social.pipeline import SocialOutcome
 from . import audit
 from .challenges import PendingMFA, start_challenge
 from .login import complete_sign_in
-from .sessions import IssuedTokens
+from .sessions import IssuedTokens, record_factor_change
 from .verification import ensure_sign_in_allowed, require_verified_email
 
 if TYPE_CHECKING:
@@ -179,11 +179,16 @@ def sign_in_with_provider(
 
 
 def connect_provider(
-    user: UserType, backend_name: str, credentials: ProviderCredentials, client: ClientInfo
+    user: UserType,
+    backend_name: str,
+    credentials: ProviderCredentials,
+    client: ClientInfo,
+    session: Session,
 ) -> Any:
     """Link a provider identity to the signed-in ``user`` (idempotent for an identity
     already theirs); EmailUnverified, before the provider is contacted, while the
-    account's email is unverified; AccountExists if it belongs to another account."""
+    account's email is unverified; AccountExists if it belongs to another account.
+    A new link is a factor change: the user's sessions but ``session`` are revoked."""
     require_verified_email(user)
     backend = _backend_for(backend_name, credentials)
     outcome = SocialOutcome()
@@ -205,7 +210,15 @@ def connect_provider(
         raise InvalidCredentials("The provider did not accept these credentials.")
     social = linked.social_user
     if outcome.new_association:
-        _audit_linked(user, social, client)
+        record_factor_change(
+            Event.SOCIAL_LINKED,
+            user,
+            session,
+            client,
+            provider=social.provider,
+            uid=social.uid,
+            connection_id=social.pk,
+        )
     return social
 
 
@@ -234,9 +247,12 @@ def _other_ways_to_sign_in(user: UserType, excluding_pk: Any) -> bool:
     )
 
 
-def disconnect_provider(user: UserType, connection_id: str, client: ClientInfo) -> None:
+def disconnect_provider(
+    user: UserType, connection_id: str, client: ClientInfo, session: Session
+) -> None:
     """Unlink one of the user's identities (NotFound for anyone else's); Conflict
-    when it is the last way to sign in (no usable password, passkey or other identity)."""
+    when it is the last way to sign in (no usable password, passkey or other identity).
+    A factor change: the user's sessions but ``session`` are revoked."""
     if not CONNECTION_ID.fullmatch(str(connection_id)):
         raise NotFound("No such connection.")
     model = _social_model()
@@ -253,11 +269,12 @@ def disconnect_provider(user: UserType, connection_id: str, client: ClientInfo) 
             )
         provider, uid = social.provider, social.uid
         social.delete()
-    audit.record_event(
-        Event.SOCIAL_UNLINKED,
-        user=user,
-        client=client,
-        provider=provider,
-        uid=uid,
-        connection_id=int(connection_id),
-    )
+        record_factor_change(
+            Event.SOCIAL_UNLINKED,
+            user,
+            session,
+            client,
+            provider=provider,
+            uid=uid,
+            connection_id=int(connection_id),
+        )

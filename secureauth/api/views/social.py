@@ -150,7 +150,11 @@ class SocialConnectView(SecureAuthView):
         data = self.validated(SocialAuthSerializer, request)
         with flow_field_errors():
             social = connect_provider(
-                request.user, backend, _credentials(data), self.client(request)
+                request.user,
+                backend,
+                _credentials(data),
+                self.client(request),
+                request.auth.session,
             )
         return no_store(Response(SocialConnectionSerializer(social).data, status=201))
 
@@ -202,5 +206,5 @@ class SocialConnectionDetailView(SecureAuthView):
         tags=["social"],
     )
     def delete(self, request, connection_id: str):
-        disconnect_provider(request.user, connection_id, self.client(request))
+        disconnect_provider(request.user, connection_id, self.client(request), request.auth.session)
         return Response(status=204)
