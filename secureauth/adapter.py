@@ -30,6 +30,7 @@ from .client import client_ip as forwarded_client_ip
 from .client import parse_device as parse_user_agent
 from .conf import app_settings
 from .models.accounts import email_key_of
+from .models.users import USER_BY_EMAIL_KEY, users_by_email_key, users_with_security_state
 
 if TYPE_CHECKING:
     from .models import Session
@@ -72,8 +73,9 @@ class DefaultAdapter:
         key = email_key_of(email)
         if key is None:
             return None
-        rows = list(users.filter(secureauth_account__email_key=key)[:1])  # unique: no ORDER BY
-        return rows[0] if rows else None
+        if users is users_with_security_state():  # SecureAuth's own: compiled once
+            return USER_BY_EMAIL_KEY.first(key)
+        return next(iter(users_by_email_key(users, key)), None)
 
     # --- mail ----------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ have one key; no lookup folds case any other way.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 
 import idna
@@ -25,6 +26,7 @@ class InvalidEmail(ValueError):
     """The address has no usable local part or its domain cannot be IDNA-encoded."""
 
 
+@functools.lru_cache(maxsize=1024)  # a pure function, called twice per sign-in
 def canonical_email(email: str) -> str:
     """The canonical key of ``email``; InvalidEmail when it cannot be formed."""
     address = unicodedata.normalize("NFKC", email.strip())

@@ -240,6 +240,9 @@ class LoginLimiter:
         self.hour = int(time.time() // 3600)
         self.ceiling_key = f"{self.email_key.key}:hour:{self.hour}"
         self._admitted: list[LimitKey] = []
+        # Whether admission found failures or a lock of the email to clear on success
+        # (None: not admitted through attempt(), so unknown).
+        self._email_has_state: bool | None = None
 
     def _counter_timeout(self) -> int:
         # A counter must outlive the longest lock, or a lock would outlive its count.
@@ -269,6 +272,8 @@ class LoginLimiter:
         if locks:
             raise RateLimited(retry_after=math.ceil(max(locks) - now))
         failures = state
+        email = self.email_key
+        self._email_has_state = email.failures in state or email.lock in state
         for key in self.keys:
             running = _mark_in_flight(cache, key.in_flight)
             self._admitted.append(key)
@@ -309,8 +314,11 @@ class LoginLimiter:
         return _guard(count, [])
 
     def succeeded(self) -> None:
-        """The password was right: clear the email's count (the IP's stays)."""
-        self.clear_email()
+        """The password was right: clear the email's count (the IP's stays), unless
+        admission found none to clear (a failure a parallel attempt counts meanwhile
+        then stays counted: the cautious side)."""
+        if self._email_has_state is not False:
+            self.clear_email()
 
     def clear_email(self) -> None:
         """Forget the email's failures and lift its lock (after a password reset, too)."""

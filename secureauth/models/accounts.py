@@ -14,6 +14,7 @@ and keep unique lives here, one row per user:
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
@@ -21,8 +22,10 @@ from django.db import IntegrityError, models, router, transaction
 
 from .. import session_cache
 from ..emails import MAX_KEY_LENGTH, InvalidEmail, canonical_email
+from .prepared import PreparedLookup, concrete_field
 
 if TYPE_CHECKING:
+    from ..client import DeviceInfo
     from ..types import UserType
 
 logger = logging.getLogger("secureauth")
@@ -56,15 +59,25 @@ class AccountQuerySet(models.QuerySet["Account"]):
             )
             self.update_or_create(user_id=user.pk, defaults={"email_key": None})
 
-    def lock(self, user: UserType, **annotations: Any) -> Account:
+    def lock(self, user: UserType) -> Account:
         """The user's row, locked until the end of the transaction (created if missing):
-        the one way to serialize changes to one user's credentials, factors and roles.
-        ``annotations`` are read in the same query (a sign-in's new-device check)."""
-        rows = self.select_for_update().filter(user_id=user.pk).annotate(**annotations)
+        the one way to serialize changes to one user's credentials, factors and roles."""
+        rows = self.select_for_update().filter(user_id=user.pk)
         account = next(iter(rows[:1]), None)  # unique: no ORDER BY
         if account is None:
             self.get_or_create(user_id=user.pk)
             account = rows.get()
+        return account
+
+    def lock_for_sign_in(self, user: UserType, device: DeviceInfo, since: datetime) -> Account:
+        """``lock(user)`` for a sign-in, which also reads in the same query whether the
+        user signed in since ``since`` from this device kind (``sa_device_seen``)."""
+        values = (user.pk, device.browser[:64], device.os[:64], device.type, since)
+        account = _SIGN_IN_LOCK.first(*values)
+        if account is None:
+            self.get_or_create(user_id=user.pk)
+            account = _SIGN_IN_LOCK.first(*values)
+            assert account is not None
         return account
 
     def key_taken(self, key: str) -> bool:
@@ -83,6 +96,27 @@ class AccountQuerySet(models.QuerySet["Account"]):
         self.filter(pk=account.pk).update(credential_epoch=models.F("credential_epoch") + 1)
         session_cache.user_changed(user.pk)
         return account.credential_epoch + 1
+
+
+def _sign_in_lock(user_id: Any, browser: Any, os: Any, device_type: Any, since: Any) -> Any:
+    from .sessions import Session
+
+    seen = Session.objects.device_seen_since(browser, os, device_type, since)
+    rows = Account.objects.select_for_update().filter(user_id=user_id)
+    return rows.annotate(sa_device_seen=seen)[:1]  # unique: no ORDER BY
+
+
+def _sign_in_lock_fields() -> list[models.Field]:
+    from .sessions import Session
+
+    columns = ("browser", "os", "device_type", "created_at")
+    return [concrete_field(Account, "user"), *(concrete_field(Session, name) for name in columns)]
+
+
+# Compiled once: the sign-in's lock and new-device check cost more to build than to run.
+_SIGN_IN_LOCK: PreparedLookup[Account] = PreparedLookup(
+    "account_sign_in_lock", _sign_in_lock, _sign_in_lock_fields
+)
 
 
 class Account(models.Model):

@@ -18,13 +18,12 @@ from .. import session_cache
 from ..conf import app_settings
 from ..constants import DeviceType, RevokeReason
 from .ids import pk_from_path
-from .prepared import PreparedLookup
+from .prepared import PreparedInsert, PreparedLookup
 from .users import with_security_state
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
-    from ..client import DeviceInfo
     from ..types import UserType
 
 
@@ -34,7 +33,14 @@ def ended_by_time(now: datetime | None = None) -> Q:
     return Q(expires_at__lte=now) | Q(last_used_at__lte=now - app_settings.REFRESH_TOKEN_LIFETIME)
 
 
+_INSERT: PreparedInsert[Session] = PreparedInsert(lambda: Session)
+
+
 class SessionQuerySet(models.QuerySet["Session"]):
+    def open(self, **fields: Any) -> Session:
+        """``create(**fields)`` of a sign-in's new session, its INSERT compiled once."""
+        return _INSERT.create(**fields)
+
     def active(self, now: datetime | None = None) -> SessionQuerySet:
         """The one definition of an active session: not revoked, within its absolute
         lifetime (SESSION_MAX_AGE) and its idle timeout (REFRESH_TOKEN_LIFETIME)."""
@@ -84,16 +90,17 @@ class SessionQuerySet(models.QuerySet["Session"]):
         """The other sessions of ``session``'s user."""
         return self.filter(user_id=session.user_id).exclude(pk=session.pk)
 
-    def device_seen_since(self, device: DeviceInfo, since: datetime) -> Exists:
+    def device_seen_since(self, browser: Any, os: Any, device_type: Any, since: Any) -> Exists:
         """For a row with a ``user_id`` (the account a sign-in locks): whether that user
-        signed in since ``since`` from this device kind (browser family, OS, type)."""
+        signed in since ``since`` from this device kind (browser family, OS and type,
+        as a session stores them)."""
         return Exists(
             self.filter(
                 user_id=OuterRef("user_id"),
                 created_at__gte=since,
-                browser=device.browser[:64],
-                os=device.os[:64],
-                device_type=device.type,
+                browser=browser,
+                os=os,
+                device_type=device_type,
             )
         )
 
@@ -203,19 +210,16 @@ def _session_id_field() -> models.Field:
 
 
 # Compiled once (the per-request query): building and compiling it cost more than running it.
-_SAMPLE_ID = uuid.UUID("5ec0a0e1-0000-4000-8000-000000000001")
 _SESSION_STATE: PreparedLookup[Any] = PreparedLookup(
     "users_with_session_state",
     # A slice, not first(): first() would add an ORDER BY to a one-row lookup.
     lambda value: _users_with_session_state().filter(**{"sa_session_id": value})[:1],
-    field=_session_id_field,
-    sample=_SAMPLE_ID,
+    lambda: [_session_id_field()],
 )
 _SESSION_AND_SECURITY_STATE: PreparedLookup[Any] = PreparedLookup(
     "users_with_session_and_security_state",
     lambda value: _users_with_session_and_security_state().filter(**{"sa_session_id": value})[:1],
-    field=_session_id_field,
-    sample=_SAMPLE_ID,
+    lambda: [_session_id_field()],
 )
 
 

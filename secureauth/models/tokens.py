@@ -10,7 +10,7 @@ from django.db import models
 from django.utils import timezone
 
 from ..crypto import new_child_salt
-from .prepared import PreparedLookup
+from .prepared import PreparedInsert, PreparedLookup
 from .users import with_security_state
 
 
@@ -23,13 +23,32 @@ def _lookup_queryset() -> models.QuerySet[RefreshToken]:
 # Compiled once: building and compiling this query cost more than running it.
 _LOOKUP: PreparedLookup[RefreshToken] = PreparedLookup(
     "refresh_token_lookup",
-    lambda value: _lookup_queryset().filter(token_hash=value)[:1],  # no ORDER BY: a slice
-    field=lambda: RefreshToken._meta.get_field("token_hash"),
-    sample=b"secureauth prepared sample \x00\x01\x02\x03\x04",  # a 32-byte digest
+    lambda digest: _lookup_queryset().filter(token_hash=digest)[:1],  # no ORDER BY: a slice
+    lambda: [RefreshToken._meta.get_field("token_hash")],
 )
 
 
+_INSERT: PreparedInsert[RefreshToken] = PreparedInsert(lambda: RefreshToken)
+
+
 class RefreshTokenQuerySet(models.QuerySet["RefreshToken"]):
+    def issue(
+        self,
+        session: Any,
+        digest: bytes,
+        issued_at: datetime,
+        expires_at: datetime,
+        parent: RefreshToken | None = None,
+    ) -> RefreshToken:
+        """A new token row of ``session`` (a sign-in's first, or ``parent``'s child)."""
+        return _INSERT.create(
+            session=session,
+            token_hash=digest,
+            parent=parent,
+            issued_at=issued_at,
+            expires_at=expires_at,
+        )
+
     def lookup(self, digest: bytes) -> RefreshToken | None:
         """The token whose ``token_digest`` is ``digest``, with its session, user and the
         user's security state, in one query."""

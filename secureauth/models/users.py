@@ -18,6 +18,9 @@ from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from ..conf import app_settings
+from .prepared import PreparedLookup, PreparedUpdate, concrete_field
+
 if TYPE_CHECKING:
     from ..types import UserType
 
@@ -96,6 +99,34 @@ def with_security_state(queryset: _QS, prefix: str = "") -> _QS:
     )
 
 
+def users_with_security_state() -> models.QuerySet[UserType]:
+    """All users, each with its security state (``with_security_state``): the base of
+    every lookup of a user by email; the same queryset object until settings reload."""
+    return app_settings.memo(
+        "users_with_security_state",
+        lambda: with_security_state(get_user_model()._default_manager.all()),
+    )
+
+
+def users_by_email_key(users: _QS, key: str) -> _QS:
+    """The user of ``users`` whose canonical email key is ``key`` (unique: at most one)."""
+    return users.filter(secureauth_account__email_key=key)[:1]  # no ORDER BY: a slice
+
+
+def _email_key_field() -> list[models.Field]:
+    from .accounts import Account
+
+    return [concrete_field(Account, "email_key")]
+
+
+# Compiled once: building and compiling the lookup cost more than running it.
+USER_BY_EMAIL_KEY: PreparedLookup[Any] = PreparedLookup(
+    "user_by_email_key",
+    lambda key: users_by_email_key(users_with_security_state(), key),
+    _email_key_field,
+)
+
+
 @dataclass(frozen=True)
 class SecurityState:
     """What a request or a token response needs to know about a user, beyond the user
@@ -132,9 +163,12 @@ def set_security_state(user: UserType, state: SecurityState) -> SecurityState:
     return state
 
 
+_LAST_LOGIN = PreparedUpdate("last_login", get_user_model, "pk", "last_login")
+
+
 def record_last_login(user: UserType, now: datetime) -> None:
     """``last_login`` of a sign-in, written without loading or saving the user."""
-    get_user_model()._default_manager.filter(pk=user.pk).update(last_login=now)
+    _LAST_LOGIN.run(user.pk, now)
 
 
 def load_security_state(user: UserType) -> SecurityState:

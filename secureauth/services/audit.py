@@ -32,7 +32,7 @@ def record_event(
     transaction; the ``audit_event`` signal and any notice to the owner go out once it
     commits. Also emitted as a structured log line."""
     client = client or ClientInfo()
-    entry = AuditEvent.objects.create(
+    entry = AuditEvent.objects.record(
         event=str(event),
         user=user,
         session=session,

@@ -13,7 +13,7 @@ from ..client import ClientInfo
 from ..conf import app_settings
 from ..constants import Event
 from ..exceptions import InvalidCredentials
-from ..models import Account, Session
+from ..models import Account
 from ..models.users import record_last_login, security_state
 from ..races import checkpoint
 from ..throttling import LoginLimiter
@@ -117,9 +117,7 @@ def complete_sign_in(
         detail["dpop_jkt"] = client.dpop_jkt
     with transaction.atomic():
         # The lock also tells whether the user signed in from this device kind lately.
-        account = Account.objects.lock(
-            user, sa_device_seen=Session.objects.device_seen_since(device, since)
-        )
+        account = Account.objects.lock_for_sign_in(user, device, since)
         stale = credential_epoch is not None and account.credential_epoch != credential_epoch
         if not stale:
             issued = start_session(user, client, amr, device)

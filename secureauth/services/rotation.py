@@ -67,12 +67,8 @@ def rotate_refresh_token(presented: str, client: ClientInfo) -> IssuedTokens:
         with transaction.atomic():
             if RefreshToken.objects.claim(row, now):
                 checkpoint("refresh.claimed")  # retired, its child not yet written
-                child = RefreshToken.objects.create(
-                    session=session,
-                    token_hash=token_digest(child_plain),
-                    parent=row,
-                    issued_at=now,
-                    expires_at=refresh_expiry(session, now),
+                child = RefreshToken.objects.issue(
+                    session, token_digest(child_plain), now, refresh_expiry(session, now), row
                 )
                 session.last_used_at, session.ip = now, client.ip or session.ip
                 Session.objects.record_use(session, now, session.ip)

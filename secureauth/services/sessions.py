@@ -80,7 +80,7 @@ def start_session(
     plain = new_refresh_token()
     # Part of the caller's transaction when there is one (no savepoint to set and release).
     with transaction.atomic(savepoint=False):
-        session = Session.objects.create(
+        session = Session.objects.open(
             user=user,
             device_name=device_display_name(device, client.device_name)[:128],
             user_agent=client.user_agent[:512],
@@ -95,11 +95,8 @@ def start_session(
             expires_at=now + app_settings.SESSION_MAX_AGE,
             dpop_jkt=client.dpop_jkt or "",
         )
-        row = RefreshToken.objects.create(
-            session=session,
-            token_hash=token_digest(plain),
-            issued_at=now,
-            expires_at=refresh_expiry(session, now),
+        row = RefreshToken.objects.issue(
+            session, token_digest(plain), now, refresh_expiry(session, now)
         )
     return issue_tokens(session, user, plain, row, now)
 

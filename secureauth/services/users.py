@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import check_password, get_hasher, make_password
 from django.db import IntegrityError, transaction
-from django.db.models import QuerySet
 
 from ..adapter import get_adapter
-from ..conf import app_settings
 from ..emails import canonical_email
 from ..exceptions import EmailTaken
 from ..models import Account
@@ -18,7 +16,7 @@ from ..models.users import (
     SecurityState,
     attach_security_state,
     set_security_state,
-    with_security_state,
+    users_with_security_state,
 )
 from ..races import checkpoint
 
@@ -36,16 +34,11 @@ def email_field() -> str:
     return get_user_model().get_email_field_name()
 
 
-def _users_with_security_state() -> QuerySet[UserType]:
-    return with_security_state(get_user_model()._default_manager.all())
-
-
 def find_user_by_email(email: str) -> UserType | None:
     """The user ``email`` names, with its security state, or None. The one lookup by
     email (login, reset, linking, commands); the adapter's ``find_user_by_email``
     decides how (default: an exact match on the unique canonical key, one index probe)."""
-    base = app_settings.memo("users_with_security_state", _users_with_security_state)
-    user = get_adapter().find_user_by_email(email, base)
+    user = get_adapter().find_user_by_email(email, users_with_security_state())
     if user is not None:
         attach_security_state(user, user)
     return user
