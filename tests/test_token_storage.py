@@ -13,7 +13,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from secureauth.crypto import hash_token, new_refresh_token, token_digest
-from secureauth.models import AuditEvent, RefreshToken, Session
+from secureauth.models import AuditEvent, MFAChallenge, Passkey, RefreshToken, Session
 
 from .conftest import login
 
@@ -112,3 +112,24 @@ def test_the_migration_converts_hex_digests_both_ways():
         executor.migrate(executor.loader.graph.leaf_nodes())
     assert global_apps.get_model("secureauth", "RefreshToken").objects.count() == len(plains)
     assert RefreshToken.objects.filter(token_hash=token_digest(plains[0])).exists()
+
+
+@pytest.mark.django_db
+def test_no_text_column_has_an_index_for_like():
+    """Every lookup on SecureAuth's text columns is exact: none carries the second
+    ``varchar_pattern_ops`` index PostgreSQL gets for an indexed CharField."""
+    tables = [
+        model._meta.db_table for model in global_apps.get_app_config("secureauth").get_models()
+    ]
+    with connection.cursor() as cursor:
+        found = {
+            (table, name)
+            for table in tables
+            for name in connection.introspection.get_constraints(cursor, table)
+            if name.endswith("_like")
+        }
+    assert found == set()
+    # The unique ones still refuse a duplicate.
+    assert indexes_on(Passkey, "credential_id_hash") == ["secureauth_passkey_credential"]
+    assert indexes_on(MFAChallenge, "token_hash") == ["secureauth_mfachallenge_token"]
+    assert indexes_on(AuditEvent, "event") == ["secureauth_audit_event"]

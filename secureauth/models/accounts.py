@@ -126,10 +126,18 @@ class Account(models.Model):
         on_delete=models.CASCADE,
         related_name="secureauth_account",
     )
-    email_key = models.CharField(max_length=MAX_KEY_LENGTH, unique=True, null=True, blank=True)
+    # NULL, not "": accounts without a key must not collide in the unique constraint.
+    email_key = models.CharField(max_length=MAX_KEY_LENGTH, null=True, blank=True)  # noqa: DJ001
     credential_epoch = models.PositiveIntegerField(default=0)
 
     objects = AccountQuerySet.as_manager()
+
+    # Indexes and unique constraints in Meta, not on the field: an indexed CharField
+    # gets a second, ``varchar_pattern_ops`` index on PostgreSQL that no exact lookup uses.
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["email_key"], name="secureauth_account_email_key")
+        ]
 
     def __str__(self) -> str:
         return self.email_key or f"account {self.pk}"

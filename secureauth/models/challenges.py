@@ -46,7 +46,7 @@ class MFAChallenge(models.Model):
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    token_hash = models.CharField(max_length=64, unique=True)
+    token_hash = models.CharField(max_length=64)
     amr = models.JSONField(default=list)
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=512, blank=True)
@@ -58,6 +58,13 @@ class MFAChallenge(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     objects = MFAChallengeQuerySet.as_manager()
+
+    # Indexes and unique constraints in Meta, not on the field: an indexed CharField
+    # gets a second, ``varchar_pattern_ops`` index on PostgreSQL that no exact lookup uses.
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="secureauth_mfachallenge_token")
+        ]
 
     def __str__(self) -> str:
         return f"MFA challenge {self.pk}"

@@ -74,8 +74,8 @@ class MagicLink(models.Model):
         on_delete=models.CASCADE,
         related_name="+",
     )
-    address_digest = models.CharField(max_length=64, db_index=True)
-    token_hash = models.CharField(max_length=64, unique=True)
+    address_digest = models.CharField(max_length=64)
+    token_hash = models.CharField(max_length=64)
     device_name = models.CharField(max_length=128, blank=True)
     credential_epoch = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
@@ -83,6 +83,14 @@ class MagicLink(models.Model):
     used_at = models.DateTimeField(null=True, blank=True)
 
     objects = MagicLinkQuerySet.as_manager()
+
+    # Indexes and unique constraints in Meta, not on the field: an indexed CharField
+    # gets a second, ``varchar_pattern_ops`` index on PostgreSQL that no exact lookup uses.
+    class Meta:
+        indexes = [models.Index(fields=["address_digest"], name="secureauth_magiclink_address")]
+        constraints = [
+            models.UniqueConstraint(fields=["token_hash"], name="secureauth_magiclink_token")
+        ]
 
     def __str__(self) -> str:
         return f"email sign-in link {self.pk}"

@@ -72,7 +72,7 @@ class Passkey(models.Model):
     )
     name = models.CharField(max_length=128, blank=True)
     credential_id = models.BinaryField(max_length=1023)
-    credential_id_hash = models.CharField(max_length=64, unique=True)
+    credential_id_hash = models.CharField(max_length=64)
     public_key = models.BinaryField()
     # The random WebAuthn user.id given to the authenticator (never the primary key).
     user_handle = models.BinaryField(max_length=64)
@@ -86,6 +86,15 @@ class Passkey(models.Model):
     last_used_at = models.DateTimeField(null=True, blank=True)
 
     objects = PasskeyQuerySet.as_manager()
+
+    # Indexes and unique constraints in Meta, not on the field: an indexed CharField
+    # gets a second, ``varchar_pattern_ops`` index on PostgreSQL that no exact lookup uses.
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential_id_hash"], name="secureauth_passkey_credential"
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name or f"passkey {self.pk}"
