@@ -48,6 +48,29 @@ class Slot(Expression):
         return "%s", [_Marker(self.index)]
 
 
+class _Statement:
+    """Compiled SQL whose parameters hold ``_Marker``s; ``bind`` puts the values in."""
+
+    def __init__(self, sql_text: str, params: Sequence[Any], values: int) -> None:
+        self.sql = sql_text
+        self.params = list(params)
+        # Where each value goes among the parameters (a slot may be used more than once).
+        self.slots = [
+            (position, param.index)
+            for position, param in enumerate(self.params)
+            if isinstance(param, _Marker)
+        ]
+        if {index for _, index in self.slots} != set(range(values)):
+            raise ValueError("a prepared statement must use each of its slots")
+
+    def bind(self, bound: Sequence[Any]) -> list[Any]:
+        """The parameters with ``bound[i]`` (values as the driver takes them) in slot i."""
+        params = list(self.params)
+        for position, index in self.slots:
+            params[position] = bound[index]
+        return params
+
+
 def concrete_field(model: type[Model], name: str) -> Field:
     """``model._meta.get_field(name)``: a field with a column ("pk" for the primary key)."""
     field = model._meta.pk if name == "pk" else model._meta.get_field(name)
@@ -61,17 +84,8 @@ class _Compiled:
         self.db = db
         self.fields = list(fields)
         compiler = queryset.query.get_compiler(using=db)
-        sql, params = compiler.as_sql()
-        self.sql = sql
-        self.params = list(params)
-        # Where each value goes among the parameters (a slot may be used more than once).
-        self.slots = [
-            (position, param.index)
-            for position, param in enumerate(self.params)
-            if isinstance(param, _Marker)
-        ]
-        if {index for _, index in self.slots} != set(range(len(self.fields))):
-            raise ValueError("a prepared lookup must use each of its slots")
+        sql_text, params = compiler.as_sql()
+        self.statement = _Statement(sql_text, params, len(self.fields))
         self.compiler = compiler
         klass_info = compiler.klass_info
         assert klass_info is not None
@@ -96,11 +110,8 @@ class _Compiled:
             field.get_db_prep_value(field.to_python(value), connection)
             for field, value in zip(self.fields, values, strict=True)
         ]
-        params = list(self.params)
-        for position, index in self.slots:
-            params[position] = bound[index]
         with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+            cursor.execute(self.statement.sql, self.statement.bind(bound))
             rows: Any = cursor.fetchall()
         if self.converters:
             rows = self.compiler.apply_converters(rows, self.converters)
@@ -228,8 +239,8 @@ class PreparedUpdate:
         self.key = key
         self.fields = fields
 
-    def _compiled(self, db: str) -> tuple[str, list[Any], list[tuple[int, int]], list[Field]]:
-        def compile_() -> tuple[str, list[Any], list[tuple[int, int]], list[Field]]:
+    def _compiled(self, db: str) -> tuple[_Statement, list[Field]]:
+        def compile_() -> tuple[_Statement, list[Field]]:
             model = self.model()
             key_field = concrete_field(model, self.key)
             targets = [concrete_field(model, name) for name in self.fields]
@@ -241,27 +252,20 @@ class PreparedUpdate:
                 }
             )
             query.add_q(Q(**{self.key: Slot(0, key_field)}))
-            statement, params = query.get_compiler(using=db).as_sql()
-            slots = [
-                (position, param.index)
-                for position, param in enumerate(params)
-                if isinstance(param, _Marker)
-            ]
-            return statement, list(params), slots, [key_field, *targets]
+            fields = [key_field, *targets]
+            sql_text, params = query.get_compiler(using=db).as_sql()
+            return _Statement(sql_text, params, len(fields)), fields
 
         return app_settings.memo(f"prepared-update:{self.name}:{db}", compile_)
 
     def run(self, key: Any, *values: Any) -> int:
         db = router.db_for_write(self.model())
-        statement, params, slots, fields = self._compiled(db)
+        statement, fields = self._compiled(db)
         connection = connections[db]
         bound = [
             field.get_db_prep_save(field.to_python(value), connection)
             for field, value in zip(fields, (key, *values), strict=True)
         ]
-        params = list(params)
-        for position, index in slots:
-            params[position] = bound[index]
         with connection.cursor() as cursor:
-            cursor.execute(statement, params)
+            cursor.execute(statement.sql, statement.bind(bound))
             return cursor.rowcount
