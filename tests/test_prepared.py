@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db.models.signals import post_save
 from django.utils import timezone
 
+from secureauth.adapter import get_adapter
 from secureauth.client import DeviceInfo
 from secureauth.models import Account, AuditEvent, RefreshToken, Session
 from secureauth.models.prepared import PreparedInsert, PreparedLookup, PreparedUpdate
@@ -42,11 +43,9 @@ def test_the_user_lookup_matches_the_queryset(user):
     assert USER_BY_EMAIL_KEY.first("nobody@example.com") is None
 
 
-def test_an_adapter_that_narrows_the_users_still_gets_its_own_queryset(user, settings):
+def test_an_adapter_that_narrows_the_users_still_gets_its_own_queryset(user):
     """The compiled lookup serves only SecureAuth's own base queryset."""
     users = get_user_model()._default_manager.filter(is_staff=True)
-    from secureauth.adapter import get_adapter
-
     assert get_adapter().find_user_by_email(user.email, users) is None
     assert find_user_by_email(user.email).pk == user.pk
 
